@@ -1,0 +1,1 @@
+//! # ami-aws: the ami-core traits on the AWS SDK for Rust

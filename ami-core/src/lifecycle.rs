@@ -1,0 +1,1 @@
+//! The image and instance state machines, as pure functions.

@@ -1,0 +1,1 @@
+//! Every AWS permission rule as a pure function over model values.
