@@ -33,7 +33,7 @@ pub mod ops;
 pub mod rules;
 pub mod time;
 
-pub use api::{Connector, DynEc2, DynKms, Ec2, Ec2Ext, Kms, KmsExt};
+pub use api::{Connector, DynEc2, DynKms, Ec2, Ec2Ext, Kms, KmsExt, LaunchGuard};
 pub use error::{Error, Result, ServiceError};
 pub use id::{
     AccountId, ClientToken, IdError, ImageId, InstanceId, KmsKeyRef, KmsKeyRefKind,

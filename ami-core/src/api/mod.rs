@@ -180,6 +180,15 @@ pub trait Connector: Send + Sync + Debug {
     fn clock(&self) -> Arc<dyn Clock>;
 }
 
+/// A launch-time check of the image an instance is launched from: the simulator's way of
+/// enforcing an IAM policy that denies RunInstances of unapproved images
+/// (see [`ops::govern`](crate::ops::govern)).
+pub trait LaunchGuard: Send + Sync + Debug {
+    /// `Ok(())` allows the launch; `Err(reason)` denies it, and RunInstances fails with
+    /// `UnauthorizedOperation` carrying the reason.
+    fn check(&self, image: &Image, now: Timestamp) -> std::result::Result<(), String>;
+}
+
 /// `dyn Ec2`, for readability.
 pub type DynEc2 = dyn Ec2;
 /// `dyn Kms`, for readability.
