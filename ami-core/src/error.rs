@@ -185,7 +185,10 @@ const CODE_TABLE: &[(&str, fn(ServiceError) -> Error)] = &[
     ("AMIQuotaExceeded", Error::QuotaExceeded),
     ("InstanceLimitExceeded", Error::QuotaExceeded),
     ("SnapshotLimitExceeded", Error::QuotaExceeded),
-    ("ConcurrentCreateImageNoRebootLimitExceeded", Error::QuotaExceeded),
+    (
+        "ConcurrentCreateImageNoRebootLimitExceeded",
+        Error::QuotaExceeded,
+    ),
     ("LimitExceededException", Error::QuotaExceeded),
     // Throttling (botocore's standard retry list).
     ("RequestLimitExceeded", Error::Throttled),
@@ -311,34 +314,114 @@ mod tests {
     #[test]
     fn classification_table() {
         let cases: &[(&str, fn(&Error) -> bool, bool)] = &[
-            ("InvalidAMIID.NotFound", |e| matches!(e, Error::NotFound(_)), false),
-            ("InvalidAMIID.Malformed", |e| matches!(e, Error::Malformed(_)), false),
-            ("InvalidAMIID.Unavailable", |e| matches!(e, Error::Unavailable(_)), false),
-            ("InvalidAMIName.Duplicate", |e| matches!(e, Error::Conflict(_)), false),
-            ("InvalidAMIName.Malformed", |e| matches!(e, Error::Malformed(_)), false),
-            ("InvalidParameterValue", |e| matches!(e, Error::InvalidParameter(_)), false),
+            (
+                "InvalidAMIID.NotFound",
+                |e| matches!(e, Error::NotFound(_)),
+                false,
+            ),
+            (
+                "InvalidAMIID.Malformed",
+                |e| matches!(e, Error::Malformed(_)),
+                false,
+            ),
+            (
+                "InvalidAMIID.Unavailable",
+                |e| matches!(e, Error::Unavailable(_)),
+                false,
+            ),
+            (
+                "InvalidAMIName.Duplicate",
+                |e| matches!(e, Error::Conflict(_)),
+                false,
+            ),
+            (
+                "InvalidAMIName.Malformed",
+                |e| matches!(e, Error::Malformed(_)),
+                false,
+            ),
+            (
+                "InvalidParameterValue",
+                |e| matches!(e, Error::InvalidParameter(_)),
+                false,
+            ),
             (
                 "ConcurrentCreateImageNoRebootLimitExceeded",
                 |e| matches!(e, Error::QuotaExceeded(_)),
                 false,
             ),
-            ("InvalidAMIAttributeItemValue", |e| matches!(e, Error::Malformed(_)), false),
-            ("InvalidParameter", |e| matches!(e, Error::InvalidParameter(_)), false),
-            ("UnsupportedOperation", |e| matches!(e, Error::Unsupported(_)), false),
-            ("OperationNotPermitted", |e| matches!(e, Error::Unsupported(_)), false),
-            ("AuthFailure", |e| matches!(e, Error::PermissionDenied(_)), false),
-            ("InvalidRequest", |e| matches!(e, Error::Unsupported(_)), false),
-            ("InvalidParameterDependency", |e| matches!(e, Error::InvalidParameter(_)), false),
+            (
+                "InvalidAMIAttributeItemValue",
+                |e| matches!(e, Error::Malformed(_)),
+                false,
+            ),
+            (
+                "InvalidParameter",
+                |e| matches!(e, Error::InvalidParameter(_)),
+                false,
+            ),
+            (
+                "UnsupportedOperation",
+                |e| matches!(e, Error::Unsupported(_)),
+                false,
+            ),
+            (
+                "OperationNotPermitted",
+                |e| matches!(e, Error::Unsupported(_)),
+                false,
+            ),
+            (
+                "AuthFailure",
+                |e| matches!(e, Error::PermissionDenied(_)),
+                false,
+            ),
+            (
+                "InvalidRequest",
+                |e| matches!(e, Error::Unsupported(_)),
+                false,
+            ),
+            (
+                "InvalidParameterDependency",
+                |e| matches!(e, Error::InvalidParameter(_)),
+                false,
+            ),
             ("InvalidRegion", |e| matches!(e, Error::Malformed(_)), false),
-            ("IdempotentParameterMismatch", |e| matches!(e, Error::Conflict(_)), false),
-            ("InvalidSnapshot.InUse", |e| matches!(e, Error::Unavailable(_)), false),
-            ("InvalidSnapshot.NotFound", |e| matches!(e, Error::NotFound(_)), false),
-            ("InvalidUserID.Malformed", |e| matches!(e, Error::Malformed(_)), false),
-            ("RequestLimitExceeded", |e| matches!(e, Error::Throttled(_)), true),
+            (
+                "IdempotentParameterMismatch",
+                |e| matches!(e, Error::Conflict(_)),
+                false,
+            ),
+            (
+                "InvalidSnapshot.InUse",
+                |e| matches!(e, Error::Unavailable(_)),
+                false,
+            ),
+            (
+                "InvalidSnapshot.NotFound",
+                |e| matches!(e, Error::NotFound(_)),
+                false,
+            ),
+            (
+                "InvalidUserID.Malformed",
+                |e| matches!(e, Error::Malformed(_)),
+                false,
+            ),
+            (
+                "RequestLimitExceeded",
+                |e| matches!(e, Error::Throttled(_)),
+                true,
+            ),
             ("DryRunOperation", |e| matches!(e, Error::DryRun(_)), false),
-            ("UnauthorizedOperation", |e| matches!(e, Error::PermissionDenied(_)), false),
+            (
+                "UnauthorizedOperation",
+                |e| matches!(e, Error::PermissionDenied(_)),
+                false,
+            ),
             ("InternalError", |e| matches!(e, Error::Internal(_)), true),
-            ("ServiceUnavailable", |e| matches!(e, Error::Internal(_)), true),
+            (
+                "ServiceUnavailable",
+                |e| matches!(e, Error::Internal(_)),
+                true,
+            ),
             ("Totally.New.Code", |e| matches!(e, Error::Other(_)), false),
         ];
         for (code, is, retryable) in cases {

@@ -51,7 +51,8 @@ impl IdError {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Implements Display, FromStr, AsRef<str>, serde for a `String` newtype whose `parse` fn validates.
@@ -276,23 +277,25 @@ string_id!(
 fn is_org_id(s: &str) -> bool {
     s.strip_prefix("o-").is_some_and(|r| {
         (10..=32).contains(&r.len())
-            && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
 }
 
 fn is_ou_id(s: &str) -> bool {
     // ou-<4-32 chars of root id>-<8-32 chars>
-    s.strip_prefix("ou-").is_some_and(|r| match r.split_once('-') {
-        Some((root, rest)) => {
-            (4..=32).contains(&root.len())
-                && (8..=32).contains(&rest.len())
-                && root
-                    .bytes()
-                    .chain(rest.bytes())
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        }
-        None => false,
-    })
+    s.strip_prefix("ou-")
+        .is_some_and(|r| match r.split_once('-') {
+            Some((root, rest)) => {
+                (4..=32).contains(&root.len())
+                    && (8..=32).contains(&rest.len())
+                    && root
+                        .bytes()
+                        .chain(rest.bytes())
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            }
+            None => false,
+        })
 }
 
 fn split_org_arn<'a>(s: &'a str, resource: &str) -> Option<(&'a str, &'a str)> {
@@ -547,7 +550,8 @@ impl KmsKeyRef {
 
     /// True for the AWS managed aliases `alias/aws/*` (e.g. `alias/aws/ebs`, the EBS default key).
     pub fn is_aws_managed_alias(&self) -> bool {
-        self.alias_name().is_some_and(|a| a.starts_with("alias/aws/"))
+        self.alias_name()
+            .is_some_and(|a| a.starts_with("alias/aws/"))
     }
 
     /// True for a multi-Region key (`mrk-` id or a key ARN naming one).
@@ -595,7 +599,10 @@ mod tests {
         assert_eq!(a.to_string(), "000000000042");
         assert_eq!(AccountId::from_number(42), a);
         for bad in ["42", "1234567890123", "12345678901a", "1234-5678-9012", ""] {
-            assert_eq!(AccountId::parse(bad).unwrap_err().code, "InvalidUserID.Malformed");
+            assert_eq!(
+                AccountId::parse(bad).unwrap_err().code,
+                "InvalidUserID.Malformed"
+            );
         }
     }
 
@@ -617,11 +624,25 @@ mod tests {
         ] {
             assert!(Region::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["us-east", "useast1", "xx-east-1", "US-EAST-1", "us-east-1a", ""] {
-            assert_eq!(Region::parse(bad).unwrap_err().code, "InvalidRegion", "{bad}");
+        for bad in [
+            "us-east",
+            "useast1",
+            "xx-east-1",
+            "US-EAST-1",
+            "us-east-1a",
+            "",
+        ] {
+            assert_eq!(
+                Region::parse(bad).unwrap_err().code,
+                "InvalidRegion",
+                "{bad}"
+            );
         }
         assert_eq!(Region::parse("cn-north-1").unwrap().partition(), "aws-cn");
-        assert_eq!(Region::parse("us-gov-west-1").unwrap().partition(), "aws-us-gov");
+        assert_eq!(
+            Region::parse("us-gov-west-1").unwrap().partition(),
+            "aws-us-gov"
+        );
         assert_eq!(Region::parse("us-east-1").unwrap().partition(), "aws");
     }
 
@@ -629,33 +650,48 @@ mod tests {
     fn kms_key_refs() {
         let cases = [
             ("1234abcd-12ab-34cd-56ef-1234567890ab", KmsKeyRefKind::KeyId),
-            ("mrk-1234abcd12ab34cd56ef1234567890ab", KmsKeyRefKind::MultiRegionKeyId),
+            (
+                "mrk-1234abcd12ab34cd56ef1234567890ab",
+                KmsKeyRefKind::MultiRegionKeyId,
+            ),
             ("alias/my-key", KmsKeyRefKind::Alias),
             (
                 "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
                 KmsKeyRefKind::KeyArn,
             ),
-            ("arn:aws:kms:us-east-1:111122223333:alias/my-key", KmsKeyRefKind::AliasArn),
+            (
+                "arn:aws:kms:us-east-1:111122223333:alias/my-key",
+                KmsKeyRefKind::AliasArn,
+            ),
         ];
         for (s, kind) in cases {
             assert_eq!(KmsKeyRef::parse(s).unwrap().kind(), kind, "{s}");
         }
-        for bad in ["my-key", "alias/", "arn:aws:kms:us-east-1:1111:key/x", "key/1234"] {
-            assert_eq!(KmsKeyRef::parse(bad).unwrap_err().code, "InvalidKmsKey.Malformed");
+        for bad in [
+            "my-key",
+            "alias/",
+            "arn:aws:kms:us-east-1:1111:key/x",
+            "key/1234",
+        ] {
+            assert_eq!(
+                KmsKeyRef::parse(bad).unwrap_err().code,
+                "InvalidKmsKey.Malformed"
+            );
         }
         assert!(KmsKeyRef::aws_ebs_alias().is_aws_managed_alias());
         let arn = KmsKeyRef::parse("arn:aws:kms:us-east-1:111122223333:alias/aws/ebs").unwrap();
         assert!(arn.is_aws_managed_alias());
         assert_eq!(arn.account().unwrap().as_str(), "111122223333");
-        assert!(!KmsKeyRef::parse("alias/custom").unwrap().is_aws_managed_alias());
+        assert!(!KmsKeyRef::parse("alias/custom")
+            .unwrap()
+            .is_aws_managed_alias());
     }
 
     #[test]
     fn org_arns() {
-        let org = OrganizationArn::parse(
-            "arn:aws:organizations::123456789012:organization/o-abcdefghij",
-        )
-        .unwrap();
+        let org =
+            OrganizationArn::parse("arn:aws:organizations::123456789012:organization/o-abcdefghij")
+                .unwrap();
         assert_eq!(org.org_id(), "o-abcdefghij");
         assert!(OrganizationArn::parse("o-abcdefghij").is_err());
         let ou = OrganizationalUnitArn::parse(

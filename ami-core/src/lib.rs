@@ -19,7 +19,10 @@
 //!
 //! - `mock`: [`MockEc2`](api::MockEc2) and [`MockKms`](api::MockKms), mockall mocks of the traits.
 //! - `conformance`: the conformance suite every implementation of the traits must pass.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod api;

@@ -636,7 +636,9 @@ impl KeyPolicy {
     pub fn allows(&self, account: &AccountId, org_id: Option<&str>, action: KmsAction) -> bool {
         self.statements.iter().any(|s| {
             s.actions.contains(&action)
-                && (s.principals.contains(&KeyPrincipal::Account(account.clone()))
+                && (s
+                    .principals
+                    .contains(&KeyPrincipal::Account(account.clone()))
                     || s.principals.contains(&KeyPrincipal::Any))
                 && match &s.principal_org_id {
                     None => true,

@@ -41,12 +41,18 @@ impl Timestamp {
 
     /// This time plus a duration (saturating).
     pub fn add(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// This time minus a duration (saturating).
     pub fn sub(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// The duration from `earlier` to `self`, or zero if `earlier` is later.
@@ -81,9 +87,17 @@ impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC, with milliseconds only when they are not zero.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 % 1000 == 0 {
-            write!(f, "{}", humantime::format_rfc3339_seconds(self.to_system_time()))
+            write!(
+                f,
+                "{}",
+                humantime::format_rfc3339_seconds(self.to_system_time())
+            )
         } else {
-            write!(f, "{}", humantime::format_rfc3339_millis(self.to_system_time()))
+            write!(
+                f,
+                "{}",
+                humantime::format_rfc3339_millis(self.to_system_time())
+            )
         }
     }
 }
@@ -204,7 +218,10 @@ mod tests {
     fn rounding_and_arithmetic() {
         let t = Timestamp::from_secs(90);
         assert_eq!(t.round_to_minute(), Timestamp::from_secs(120));
-        assert_eq!(Timestamp::from_secs(89).round_to_minute(), Timestamp::from_secs(60));
+        assert_eq!(
+            Timestamp::from_secs(89).round_to_minute(),
+            Timestamp::from_secs(60)
+        );
         assert_eq!(t.since(Timestamp::from_secs(30)), Duration::from_secs(60));
         assert_eq!(Timestamp::from_secs(30).since(t), Duration::ZERO);
     }
@@ -213,6 +230,9 @@ mod tests {
     async fn virtual_clock_follows_tokio() {
         let c = VirtualClock::new(VirtualClock::DEFAULT_EPOCH);
         tokio::time::sleep(Duration::from_secs(86_400)).await;
-        assert_eq!(c.now(), VirtualClock::DEFAULT_EPOCH.add(Duration::from_secs(86_400)));
+        assert_eq!(
+            c.now(),
+            VirtualClock::DEFAULT_EPOCH.add(Duration::from_secs(86_400))
+        );
     }
 }

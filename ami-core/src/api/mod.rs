@@ -68,8 +68,7 @@ pub trait Ec2: Send + Sync + Debug {
     /// RebootInstances.
     async fn reboot_instances(&self, ids: Vec<InstanceId>) -> Result<()>;
     /// TerminateInstances.
-    async fn terminate_instances(&self, ids: Vec<InstanceId>)
-        -> Result<Vec<InstanceStateChange>>;
+    async fn terminate_instances(&self, ids: Vec<InstanceId>) -> Result<Vec<InstanceStateChange>>;
 
     /// CreateImage from an instance; the image starts `pending`.
     async fn create_image(&self, req: CreateImageRequest) -> Result<ImageId>;
@@ -80,8 +79,10 @@ pub trait Ec2: Send + Sync + Debug {
     /// DescribeImages (one page).
     async fn describe_images(&self, req: DescribeImagesRequest) -> Result<Page<Image>>;
     /// DeregisterImage, optionally deleting the snapshots no other image uses.
-    async fn deregister_image(&self, req: DeregisterImageRequest)
-        -> Result<Vec<DeleteSnapshotResult>>;
+    async fn deregister_image(
+        &self,
+        req: DeregisterImageRequest,
+    ) -> Result<Vec<DeleteSnapshotResult>>;
     /// DescribeImageAttribute `launchPermission` (owner only).
     async fn describe_launch_permissions(&self, image: ImageId) -> Result<Vec<LaunchPermission>>;
     /// ModifyImageAttribute `launchPermission` (owner only).

@@ -6,8 +6,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{AccountId, ClientToken, IdError, ImageId, InstanceId, KmsKeyRef, Region, SnapshotId};
-use crate::model::{KmsAction, KeyPolicy, OwnerAlias, Tags};
+use crate::id::{
+    AccountId, ClientToken, IdError, ImageId, InstanceId, KmsKeyRef, Region, SnapshotId,
+};
+use crate::model::{KeyPolicy, KmsAction, OwnerAlias, Tags};
 
 /// One page of a paginated describe call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,12 +89,15 @@ impl FromStr for Owner {
         if let Ok(a) = s.parse::<OwnerAlias>() {
             return Ok(Owner::Alias(a));
         }
-        AccountId::parse(s).map(Owner::Account).map_err(|_| IdError {
-            kind: "owner",
-            value: s.chars().take(200).collect(),
-            expected: "self, amazon, aws-marketplace, aws-backup-vault or a 12-digit account id",
-            code: "InvalidUserID.Malformed",
-        })
+        AccountId::parse(s)
+            .map(Owner::Account)
+            .map_err(|_| IdError {
+                kind: "owner",
+                value: s.chars().take(200).collect(),
+                expected:
+                    "self, amazon, aws-marketplace, aws-backup-vault or a 12-digit account id",
+                code: "InvalidUserID.Malformed",
+            })
     }
 }
 
