@@ -1,0 +1,213 @@
+//! KMS: keys, aliases, key policies, grants, the AWS managed EBS key.
+
+use std::collections::BTreeSet;
+
+use super::fixtures::{checks, ensure, expect_code, fail, During, Fixtures, Step};
+use super::snapshots::other_account;
+use super::{Ctx, Feature};
+use crate::api::{CreateGrantRequest, CreateKeyRequest};
+use crate::id::{AccountId, KmsKeyRef};
+use crate::model::{KeyManager, KeyPolicyStatement, KeyPrincipal, KeyState, KmsAction};
+
+checks! {
+    /// CreateKey makes an enabled customer managed key; DescribeKey finds it by id, ARN and
+    /// alias; a second alias of the same name fails with `AlreadyExistsException`.
+    check_kms_key_create_describe => kms_key_create_describe;
+    /// GetKeyPolicy returns the default policy (the owner may use the key); PutKeyPolicy
+    /// replaces it.
+    check_kms_key_policy => kms_key_policy;
+    /// CreateGrant, ListGrants and RevokeGrant.
+    check_kms_grants => kms_grants;
+    /// `alias/aws/ebs` names an AWS managed key.
+    check_kms_aws_managed_key => kms_aws_managed_key;
+}
+
+fn parse_ref(s: &str) -> Result<KmsKeyRef, super::fixtures::Stop> {
+    KmsKeyRef::parse(s)
+        .map_err(|e| super::fixtures::Stop::Fail(format!("{s:?} is no key reference: {e}")))
+}
+
+async fn kms_key_create_describe(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    let kms = &ctx.primary.kms;
+    let description = fx.name("key");
+    let key = kms
+        .create_key(CreateKeyRequest::new(description.clone()))
+        .await
+        .during("CreateKey")?;
+    ensure!(
+        key.manager == KeyManager::Customer,
+        "manager {:?}",
+        key.manager
+    );
+    ensure!(key.state == KeyState::Enabled, "state {:?}", key.state);
+    ensure!(&key.owner == kms.account(), "owner {}", key.owner);
+    ensure!(&key.region == kms.region(), "region {}", key.region);
+    ensure!(
+        key.description == description,
+        "description {:?}",
+        key.description
+    );
+    ensure!(
+        !key.multi_region,
+        "a single-Region key was made multi-Region"
+    );
+    ensure!(
+        key.arn.as_str().ends_with(&format!(":key/{}", key.key_id))
+            && key.arn.account().as_ref() == Some(kms.account())
+            && key.arn.region().as_ref() == Some(kms.region()),
+        "ARN {} does not name key {} of {}/{}",
+        key.arn,
+        key.key_id,
+        kms.account(),
+        kms.region()
+    );
+    for r in [parse_ref(&key.key_id)?, key.arn.clone()] {
+        let got = kms
+            .describe_key(r.clone())
+            .await
+            .during(format_args!("DescribeKey {r}"))?;
+        ensure!(
+            got.key_id == key.key_id && got.arn == key.arn,
+            "DescribeKey {r} gave {got:?}"
+        );
+    }
+    let alias = format!("alias/{}", fx.name("alias"));
+    kms.create_alias(alias.clone(), key.arn.clone())
+        .await
+        .during("CreateAlias")?;
+    let by_alias = kms
+        .describe_key(parse_ref(&alias)?)
+        .await
+        .during(format_args!("DescribeKey {alias}"))?;
+    ensure!(
+        by_alias.key_id == key.key_id,
+        "{alias} names {}, not {}",
+        by_alias.key_id,
+        key.key_id
+    );
+    expect_code(
+        kms.create_alias(alias.clone(), key.arn.clone()).await,
+        "AlreadyExistsException",
+        "CreateAlias of an alias in use",
+    )?;
+    Ok(())
+}
+
+async fn kms_key_policy(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    let kms = &ctx.primary.kms;
+    let key = kms
+        .create_key(CreateKeyRequest::new(fx.name("key")))
+        .await
+        .during("CreateKey")?;
+    let owner = kms.account().clone();
+    let policy = kms
+        .get_key_policy(key.arn.clone())
+        .await
+        .during("GetKeyPolicy")?;
+    for action in [
+        KmsAction::Decrypt,
+        KmsAction::CreateGrant,
+        KmsAction::DescribeKey,
+    ] {
+        ensure!(
+            policy.allows(&owner, None, action),
+            "the default policy does not let the owner {action:?}: {policy:?}"
+        );
+    }
+    let consumer = other_account(ctx);
+    ensure!(
+        !policy.allows(&consumer, None, KmsAction::Decrypt),
+        "the default policy lets {consumer} decrypt"
+    );
+    let mut new = policy.clone();
+    new.statements.push(KeyPolicyStatement {
+        sid: "consumers".into(),
+        principals: [KeyPrincipal::Account(consumer.clone())].into(),
+        actions: KmsAction::CONSUMER.into(),
+        principal_org_id: None,
+    });
+    kms.put_key_policy(key.arn.clone(), new)
+        .await
+        .during("PutKeyPolicy")?;
+    let back = kms
+        .get_key_policy(key.arn.clone())
+        .await
+        .during("GetKeyPolicy")?;
+    for action in KmsAction::CONSUMER {
+        ensure!(
+            back.allows(&consumer, None, action),
+            "after PutKeyPolicy {consumer} may not {action:?}: {back:?}"
+        );
+    }
+    ensure!(
+        back.allows(&owner, None, KmsAction::Decrypt),
+        "PutKeyPolicy lost the owner statement: {back:?}"
+    );
+    let stranger = AccountId::from_number(999_988_887_777);
+    ensure!(
+        !back.allows(&stranger, None, KmsAction::Decrypt),
+        "a stranger may decrypt: {back:?}"
+    );
+    Ok(())
+}
+
+async fn kms_grants(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    ctx.require(Feature::KmsGrants)?;
+    let kms = &ctx.primary.kms;
+    let key = kms
+        .create_key(CreateKeyRequest::new(fx.name("key")))
+        .await
+        .during("CreateKey")?;
+    let grantee = other_account(ctx);
+    let operations: BTreeSet<KmsAction> = [KmsAction::Decrypt, KmsAction::DescribeKey].into();
+    let id = kms
+        .create_grant(CreateGrantRequest {
+            key: key.arn.clone(),
+            grantee: grantee.clone(),
+            operations: operations.clone(),
+            name: Some(fx.name("grant")),
+        })
+        .await
+        .during("CreateGrant")?;
+    let grants = kms
+        .list_grants(key.arn.clone())
+        .await
+        .during("ListGrants")?;
+    let Some(g) = grants.iter().find(|g| g.id == id) else {
+        fail!("grant {id} missing from ListGrants: {grants:?}");
+    };
+    ensure!(g.grantee == grantee, "grantee {}", g.grantee);
+    ensure!(
+        operations.is_subset(&g.operations),
+        "operations {:?}, expected {operations:?}",
+        g.operations
+    );
+    kms.revoke_grant(key.arn.clone(), id.clone())
+        .await
+        .during("RevokeGrant")?;
+    let grants = kms
+        .list_grants(key.arn.clone())
+        .await
+        .during("ListGrants")?;
+    ensure!(
+        grants.iter().all(|g| g.id != id),
+        "grant {id} still listed after RevokeGrant"
+    );
+    Ok(())
+}
+
+async fn kms_aws_managed_key(ctx: &Ctx, _fx: &mut Fixtures<'_>) -> Step {
+    ctx.require(Feature::AwsManagedKeys)?;
+    let kms = &ctx.primary.kms;
+    let key = kms
+        .describe_key(KmsKeyRef::aws_ebs_alias())
+        .await
+        .during("DescribeKey alias/aws/ebs")?;
+    ensure!(
+        key.manager == KeyManager::Aws,
+        "alias/aws/ebs is managed by {:?}",
+        key.manager
+    );
+    ensure!(&key.region == kms.region(), "region {}", key.region);
+    Ok(())
+}
