@@ -1,0 +1,685 @@
+//! Executing a plan, and resuming it from its journal.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::sync::Semaphore;
+
+use super::manifest::{Manifest, ManifestEntry, SkippedDestination};
+use super::plan::{DistributionPlan, PlannedCopy};
+use super::progress::{DestProgress, Progress};
+use super::retry::{hash_str, retry};
+use super::rollback::undo_destination;
+use super::spec::{Destination, Protection};
+use super::{DistributeOptions, FailurePolicy};
+use crate::api::{Connector, CreateGrantRequest, Ec2, Ec2Ext, PermissionChanges};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, ImageId, Region};
+use crate::model::{CreateVolumePermission, Image, ImageState, KmsAction, LaunchPermission};
+use crate::ops::journal::{GrantRecord, JournalEntry, JournalStore};
+
+/// Why a destination stopped.
+enum Stop {
+    /// It failed for good (after retries).
+    Failed(Error),
+    /// Another destination's failure (or its Region being skipped) stopped it.
+    Halted,
+    /// The journal could not be written: the whole run stops at once.
+    Fatal(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// The state shared by the tasks of one run.
+pub(super) struct Run<'a> {
+    pub connector: &'a dyn Connector,
+    pub plan: &'a DistributionPlan,
+    pub journal: &'a dyn JournalStore,
+    pub options: &'a DistributeOptions,
+    halt: AtomicBool,
+    skipped: Mutex<BTreeMap<Region, String>>,
+}
+
+impl<'a> Run<'a> {
+    pub(super) fn new(
+        connector: &'a dyn Connector,
+        plan: &'a DistributionPlan,
+        journal: &'a dyn JournalStore,
+        options: &'a DistributeOptions,
+    ) -> Self {
+        Run {
+            connector,
+            plan,
+            journal,
+            options,
+            halt: AtomicBool::new(false),
+            skipped: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn append(&self, e: JournalEntry) -> std::result::Result<(), Stop> {
+        self.journal.append(&e).map_err(|err| {
+            self.halt.store(true, Ordering::SeqCst);
+            Stop::Fatal(err)
+        })
+    }
+
+    pub(super) fn append_plain(&self, e: JournalEntry) -> Result<()> {
+        self.journal.append(&e)
+    }
+
+    fn skipped_regions(&self) -> BTreeMap<Region, String> {
+        self.skipped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether a destination must stop before its next side effect.
+    fn check(&self, d: &Destination) -> std::result::Result<(), Stop> {
+        if self.halt.load(Ordering::SeqCst) || self.skipped_regions().contains_key(&d.region) {
+            return Err(Stop::Halted);
+        }
+        Ok(())
+    }
+
+    /// One call with retries; the salt makes the jitter differ per destination and call.
+    pub(super) async fn call<T, F, Fut>(&self, d: &Destination, what: &str, f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let salt = hash_str(&format!("{}/{d}/{what}", self.plan.run_id));
+        retry(&self.options.retry, self.options.attempts(), salt, what, f)
+            .await
+            .map_err(|(e, n)| {
+                if n > 1 {
+                    Error::from_code(
+                        e.code(),
+                        format!("{d}: {what} failed {n} times: {}", e.message()),
+                    )
+                    .with_kind_of(e)
+                } else {
+                    e
+                }
+            })
+    }
+
+    /// Polls until the image is available; fails fast on `failed`.
+    async fn wait_available(&self, d: &Destination, ec2: &dyn Ec2, id: &ImageId) -> Result<Image> {
+        let clock = self.connector.clock();
+        let start = clock.now();
+        let grace = Duration::from_secs(120);
+        let mut pause = self.options.poll_initial;
+        loop {
+            match self
+                .call(d, "DescribeImages", || ec2.describe_image(id))
+                .await
+            {
+                Ok(img) if img.state == ImageState::Available => return Ok(img),
+                Ok(img) if img.state == ImageState::Pending => {}
+                Ok(img) => {
+                    return Err(Error::ImageFailed {
+                        image_id: id.clone(),
+                        reason: img.state_reason.unwrap_or(crate::model::StateReason {
+                            code: img.state.as_str().into(),
+                            message: format!("the copy reached state {}", img.state),
+                        }),
+                    })
+                }
+                // AWS: a new id may not be visible yet (eventual consistency).
+                Err(e) if e.is_not_found() && clock.now().since(start) < grace => {}
+                Err(e) => return Err(e),
+            }
+            let waited = clock.now().since(start);
+            if waited >= self.options.copy_timeout {
+                return Err(Error::Timeout {
+                    what: format!("{id} at {d} to become available"),
+                    waited,
+                });
+            }
+            tracing::debug!(destination = %d, image = %id, pause_ms = pause.as_millis() as u64, "copy pending");
+            tokio::time::sleep(pause).await;
+            pause = (pause.mul_f64(1.5)).min(self.options.poll_max);
+        }
+    }
+
+    /// Shares the source with the receiving accounts.
+    async fn share_source(&self, progress: &Progress) -> std::result::Result<(), Stop> {
+        let plan = self.plan;
+        if plan.shared_with.is_empty() || progress.share_grants.is_some() {
+            return Ok(());
+        }
+        let src = &plan.source;
+        let here = Destination::new(src.region.clone(), src.account.clone());
+        let ec2 = self.connector.ec2(&src.account, &src.region)?;
+        let accounts = plan.shared_with.clone();
+        let pre = match &progress.share_requested {
+            Some(p) => p.clone(),
+            None => {
+                let existing = self
+                    .call(&here, "DescribeImageAttribute", || {
+                        ec2.describe_launch_permissions(src.image_id.clone())
+                    })
+                    .await?;
+                let launch_already: Vec<AccountId> = accounts
+                    .iter()
+                    .filter(|a| existing.contains(&LaunchPermission::Account((*a).clone())))
+                    .cloned()
+                    .collect();
+                let mut snapshot_already = Vec::new();
+                for s in &plan.source_snapshots {
+                    let perms = self
+                        .call(&here, "DescribeSnapshotAttribute", || {
+                            ec2.describe_snapshot_permissions(s.clone())
+                        })
+                        .await?;
+                    let already: Vec<AccountId> = accounts
+                        .iter()
+                        .filter(|a| perms.contains(&CreateVolumePermission::Account((*a).clone())))
+                        .cloned()
+                        .collect();
+                    snapshot_already.push((s.clone(), already));
+                }
+                self.append(JournalEntry::SourceShareRequested {
+                    accounts: accounts.clone(),
+                    launch_already: launch_already.clone(),
+                    snapshot_already: snapshot_already.clone(),
+                })?;
+                super::progress::SharePreState {
+                    accounts: accounts.clone(),
+                    launch_already,
+                    snapshot_already,
+                }
+            }
+        };
+        let add: Vec<LaunchPermission> = accounts
+            .iter()
+            .filter(|a| !pre.launch_already.contains(a))
+            .map(|a| LaunchPermission::Account(a.clone()))
+            .collect();
+        if !add.is_empty() {
+            self.call(&here, "ModifyImageAttribute", || {
+                ec2.modify_launch_permissions(
+                    src.image_id.clone(),
+                    PermissionChanges::add(add.clone()),
+                )
+            })
+            .await?;
+        }
+        for (s, already) in &pre.snapshot_already {
+            let add: Vec<CreateVolumePermission> = accounts
+                .iter()
+                .filter(|a| !already.contains(a))
+                .map(|a| CreateVolumePermission::Account(a.clone()))
+                .collect();
+            if !add.is_empty() {
+                self.call(&here, "ModifySnapshotAttribute", || {
+                    ec2.modify_snapshot_permissions(s.clone(), PermissionChanges::add(add.clone()))
+                })
+                .await?;
+            }
+        }
+        let mut grants = Vec::new();
+        let keys = plan.customer_source_keys();
+        if !keys.is_empty() {
+            let kms = self.connector.kms(&src.account, &src.region)?;
+            for key in keys {
+                for a in &accounts {
+                    let g = grant_record(plan, &src.account, &src.region, key, a, "src");
+                    self.call(&here, "CreateGrant", || kms.create_grant(grant_request(&g)))
+                        .await?;
+                    grants.push(g);
+                }
+            }
+        }
+        self.append(JournalEntry::SourceShared { accounts, grants })
+    }
+
+    /// Copy, wait, grant and deprecate one destination.
+    async fn run_destination(
+        &self,
+        copy: &PlannedCopy,
+        mut p: DestProgress,
+        sem: &Semaphore,
+    ) -> std::result::Result<DestProgress, Stop> {
+        let plan = self.plan;
+        let d = &copy.destination;
+        let ec2 = self.connector.ec2(&d.account, &d.region)?;
+        if p.snapshots.is_none() {
+            let _permit = sem.acquire().await.map_err(|_| Stop::Halted)?;
+            self.check(d)?;
+            let image_id = match p.image_id.clone() {
+                Some(id) => id,
+                None => {
+                    if !p.requested {
+                        self.append(JournalEntry::CopyRequested {
+                            destination: d.clone(),
+                            client_token: copy.client_token.clone(),
+                        })?;
+                        p.requested = true;
+                    }
+                    let req = plan.copy_request(copy);
+                    let id = self
+                        .call(d, "CopyImage", || ec2.copy_image(req.clone()))
+                        .await?;
+                    self.append(JournalEntry::CopyStarted {
+                        destination: d.clone(),
+                        image_id: id.clone(),
+                    })?;
+                    p.image_id = Some(id.clone());
+                    id
+                }
+            };
+            let image = self.wait_available(d, ec2.as_ref(), &image_id).await?;
+            let snapshot_ids: Vec<_> = image.snapshot_ids().into_iter().cloned().collect();
+            self.append(JournalEntry::CopyAvailable {
+                destination: d.clone(),
+                image_id: image_id.clone(),
+                snapshot_ids: snapshot_ids.clone(),
+            })?;
+            p.snapshots = Some(snapshot_ids);
+        }
+        let image_id = p
+            .image_id
+            .clone()
+            .ok_or_else(|| Stop::Failed(Error::workflow(format!("{d}: no image id recorded"))))?;
+        if !copy.launch_permissions.is_empty() && p.permissions.is_none() {
+            self.check(d)?;
+            let perms = copy.launch_permissions.clone();
+            self.call(d, "ModifyImageAttribute", || {
+                ec2.modify_launch_permissions(
+                    image_id.clone(),
+                    PermissionChanges::add(perms.clone()),
+                )
+            })
+            .await?;
+            let mut grants = Vec::new();
+            if let Some(key) = &copy.kms_key_arn {
+                let grantees = plan.grants_for(copy);
+                if !grantees.is_empty() {
+                    let kms = self.connector.kms(&d.account, &d.region)?;
+                    for a in grantees {
+                        let g = grant_record(plan, &d.account, &d.region, key, &a, "launch");
+                        self.call(d, "CreateGrant", || kms.create_grant(grant_request(&g)))
+                            .await?;
+                        grants.push(g);
+                    }
+                }
+            }
+            self.append(JournalEntry::PermissionGranted {
+                destination: d.clone(),
+                permissions: perms,
+                grants: grants.clone(),
+            })?;
+            p.permissions = Some(grants);
+        }
+        if let Some(at) = plan.deprecate_at {
+            if !p.deprecated {
+                self.check(d)?;
+                self.call(d, "EnableImageDeprecation", || {
+                    ec2.enable_image_deprecation(image_id.clone(), at)
+                })
+                .await?;
+                self.append(JournalEntry::DeprecationSet {
+                    destination: d.clone(),
+                    at,
+                })?;
+                p.deprecated = true;
+            }
+        }
+        Ok(p)
+    }
+
+    /// Deregistration protection, the last step of a destination.
+    async fn protect(
+        &self,
+        copy: &PlannedCopy,
+        mut p: DestProgress,
+        protection: Protection,
+    ) -> std::result::Result<DestProgress, Stop> {
+        if p.protected {
+            return Ok(p);
+        }
+        let d = &copy.destination;
+        self.check(d)?;
+        let ec2 = self.connector.ec2(&d.account, &d.region)?;
+        let image_id = p
+            .image_id
+            .clone()
+            .ok_or_else(|| Stop::Failed(Error::workflow(format!("{d}: no image id recorded"))))?;
+        if !p.protection_requested {
+            self.append(JournalEntry::ProtectionRequested {
+                destination: d.clone(),
+            })?;
+            p.protection_requested = true;
+        }
+        let cooldown = protection == Protection::WithCooldown;
+        self.call(d, "EnableImageDeregistrationProtection", || {
+            ec2.enable_image_deregistration_protection(image_id.clone(), cooldown)
+        })
+        .await?;
+        self.append(JournalEntry::ProtectionEnabled {
+            destination: d.clone(),
+            protection,
+        })?;
+        p.protected = true;
+        Ok(p)
+    }
+
+    /// Handles the outcome of one destination's phase; returns the error that ends the run.
+    fn settle(
+        &self,
+        copy: &PlannedCopy,
+        outcome: std::result::Result<DestProgress, Stop>,
+        progress: &mut Progress,
+    ) -> Option<Error> {
+        let d = &copy.destination;
+        match outcome {
+            Ok(p) => {
+                progress.dests.insert(d.clone(), p);
+                None
+            }
+            Err(Stop::Halted) => None,
+            Err(Stop::Fatal(e)) => Some(e),
+            Err(Stop::Failed(e)) => {
+                tracing::warn!(destination = %d, code = e.code(), "destination failed: {e}");
+                if let Err(j) = self.journal.append(&JournalEntry::DestinationFailed {
+                    destination: d.clone(),
+                    code: e.code().to_owned(),
+                    message: e.message(),
+                }) {
+                    self.halt.store(true, Ordering::SeqCst);
+                    return Some(j);
+                }
+                match self.options.failure_policy {
+                    FailurePolicy::Abort => {
+                        self.halt.store(true, Ordering::SeqCst);
+                        Some(with_context(d, e))
+                    }
+                    FailurePolicy::SkipRegion { .. } => {
+                        let reason = format!("{d}: {} ({})", e.message(), e.code());
+                        let first = {
+                            let mut s = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
+                            if s.contains_key(&d.region) {
+                                false
+                            } else {
+                                s.insert(d.region.clone(), reason.clone());
+                                true
+                            }
+                        };
+                        if first {
+                            if let Err(j) = self.journal.append(&JournalEntry::RegionSkipped {
+                                region: d.region.clone(),
+                                reason,
+                            }) {
+                                self.halt.store(true, Ordering::SeqCst);
+                                return Some(j);
+                            }
+                        }
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A run's KMS grant, named after the run so a rollback finds it again.
+fn grant_record(
+    plan: &DistributionPlan,
+    owner: &AccountId,
+    region: &Region,
+    key: &crate::id::KmsKeyRef,
+    grantee: &AccountId,
+    purpose: &str,
+) -> GrantRecord {
+    GrantRecord {
+        key_owner: owner.clone(),
+        region: region.clone(),
+        key: key.clone(),
+        name: format!("{}-{purpose}-{grantee}", plan.run_id),
+        grantee: grantee.clone(),
+    }
+}
+
+fn grant_request(g: &GrantRecord) -> CreateGrantRequest {
+    CreateGrantRequest {
+        key: g.key.clone(),
+        grantee: g.grantee.clone(),
+        operations: KmsAction::CONSUMER.into_iter().collect(),
+        name: Some(g.name.clone()),
+    }
+}
+
+fn with_context(d: &Destination, e: Error) -> Error {
+    match e.service_error() {
+        Some(se) if !se.message.starts_with(&d.to_string()) => Error::from_code(
+            &se.code,
+            format!(
+                "{d}: {}; the journal holds every step: resume the run, or roll it back",
+                se.message
+            ),
+        )
+        .with_kind_of(e),
+        _ => e,
+    }
+}
+
+trait KindOf {
+    fn with_kind_of(self, original: Error) -> Error;
+}
+
+impl KindOf for Error {
+    /// Keeps the original's meaning when `from_code` would not classify the code the same way
+    /// (codes unknown to the table).
+    fn with_kind_of(self, original: Error) -> Error {
+        if std::mem::discriminant(&self) == std::mem::discriminant(&original) {
+            self
+        } else {
+            original
+        }
+    }
+}
+
+/// Reads the journal, checks it belongs to this plan, and records the start if it is new.
+fn open_run(plan: &DistributionPlan, journal: &dyn JournalStore) -> Result<Progress> {
+    let entries = journal.entries()?;
+    match entries.first() {
+        None => {
+            journal.append(&JournalEntry::RunStarted {
+                run_id: plan.run_id.clone(),
+                plan: Box::new(plan.clone()),
+            })?;
+        }
+        Some(JournalEntry::RunStarted { run_id, plan: p }) => {
+            if run_id != &plan.run_id || **p != *plan {
+                return Err(Error::Journal {
+                    message: format!(
+                        "the journal belongs to run {run_id}, not {}; use a new journal for a new run, or resume with this journal's own plan",
+                        plan.run_id
+                    ),
+                });
+            }
+        }
+        Some(_) => {
+            return Err(Error::Journal {
+                message:
+                    "the journal does not start with run_started; it is not a distribution journal"
+                        .into(),
+            })
+        }
+    }
+    Progress::from_entries(&entries)
+}
+
+/// Executes a plan, appending every step to `journal`; continues where the journal stops if it
+/// already holds this plan's run. Returns the manifest of the copies.
+///
+/// Errors: under [`FailurePolicy::Abort`], the first destination that fails for good ends the
+/// run with its error (AWS code kept, message prefixed with the destination); a journal that
+/// cannot be written ends it with [`Error::Journal`]. Either way [`resume`] or
+/// [`rollback`](super::rollback) can take over from the journal.
+pub async fn apply(
+    connector: &dyn Connector,
+    plan: &DistributionPlan,
+    journal: &dyn JournalStore,
+    options: &DistributeOptions,
+) -> Result<Manifest> {
+    if options.max_copies_per_region == 0 {
+        return Err(Error::from_code(
+            "InvalidParameterValue",
+            "max_copies_per_region is 0; allow at least one copy in flight per Region",
+        ));
+    }
+    let mut progress = open_run(plan, journal)?;
+    if progress.rollback_started {
+        return Err(Error::workflow(format!(
+            "run {} was rolled back; plan a new run instead of resuming it",
+            plan.run_id
+        )));
+    }
+    if let Some(m) = progress.completed.take() {
+        return Ok(m);
+    }
+    let run = Run::new(connector, plan, journal, options);
+    {
+        let mut s = run.skipped.lock().unwrap_or_else(|p| p.into_inner());
+        s.extend(progress.skipped_regions.clone());
+    }
+
+    // 1. Share the source with the receiving accounts.
+    match run.share_source(&progress).await {
+        Ok(()) => {}
+        Err(Stop::Fatal(e)) | Err(Stop::Failed(e)) => return Err(e),
+        Err(Stop::Halted) => {}
+    }
+
+    // 2. Copies, bounded per destination Region.
+    let mut sems: BTreeMap<Region, Semaphore> = BTreeMap::new();
+    for c in &plan.copies {
+        sems.entry(c.destination.region.clone())
+            .or_insert_with(|| Semaphore::new(options.max_copies_per_region));
+    }
+    let active: Vec<&PlannedCopy> = plan
+        .copies
+        .iter()
+        .filter(|c| !run.skipped_regions().contains_key(&c.destination.region))
+        .collect();
+    let outcomes = join_all(active.iter().map(|c| {
+        let sem = &sems[&c.destination.region];
+        run.run_destination(c, progress.of(&c.destination), sem)
+    }))
+    .await;
+    let mut end = None;
+    for (c, o) in active.iter().zip(outcomes) {
+        if let Some(e) = run.settle(c, o, &mut progress) {
+            end.get_or_insert(e);
+        }
+    }
+    if let Some(e) = end {
+        return Err(e);
+    }
+
+    // 3. Deregistration protection, once every copy is complete.
+    if let Some(protection) = plan.protection {
+        let active: Vec<&PlannedCopy> = plan
+            .copies
+            .iter()
+            .filter(|c| !run.skipped_regions().contains_key(&c.destination.region))
+            .collect();
+        let outcomes = join_all(
+            active
+                .iter()
+                .map(|c| run.protect(c, progress.of(&c.destination), protection)),
+        )
+        .await;
+        let mut end = None;
+        for (c, o) in active.iter().zip(outcomes) {
+            if let Some(e) = run.settle(c, o, &mut progress) {
+                end.get_or_insert(e);
+            }
+        }
+        if let Some(e) = end {
+            return Err(e);
+        }
+    }
+
+    // 4. Remove what was made in skipped Regions.
+    let skipped_regions = run.skipped_regions();
+    let mut skipped = Vec::new();
+    for c in &plan.copies {
+        let d = &c.destination;
+        let Some(reason) = skipped_regions.get(&d.region) else {
+            continue;
+        };
+        let p = progress.of(d);
+        let mut reason = reason.clone();
+        if p.requested && !p.rolled_back {
+            match undo_destination(&run, c, &p).await {
+                Ok(_) => {}
+                Err(e) => reason.push_str(&format!(
+                    "; what the run made at {d} could not be removed ({}): roll the run back later",
+                    e.message()
+                )),
+            }
+        }
+        skipped.push(SkippedDestination {
+            destination: d.clone(),
+            reason,
+        });
+    }
+
+    let mut images = Vec::new();
+    for c in &plan.copies {
+        let d = &c.destination;
+        if skipped_regions.contains_key(&d.region) {
+            continue;
+        }
+        let p = progress.of(d);
+        if let (Some(image_id), Some(snapshot_ids)) = (p.image_id, p.snapshots) {
+            images.push(ManifestEntry {
+                destination: d.clone(),
+                image_id,
+                snapshot_ids,
+            });
+        }
+    }
+    let manifest = Manifest {
+        run_id: plan.run_id.clone(),
+        source: plan.source.clone(),
+        images,
+        skipped,
+    };
+    journal.append(&JournalEntry::RunCompleted {
+        manifest: manifest.clone(),
+    })?;
+    Ok(manifest)
+}
+
+/// Continues an interrupted run from its journal alone (the plan is in its first entry).
+/// Calls whose outcome was not recorded are repeated with the same client token, so no copy is
+/// made twice. A completed run returns its manifest without any call.
+pub async fn resume(
+    connector: &dyn Connector,
+    journal: &dyn JournalStore,
+    options: &DistributeOptions,
+) -> Result<Manifest> {
+    let entries = journal.entries()?;
+    let plan = match entries.first() {
+        Some(JournalEntry::RunStarted { plan, .. }) => (**plan).clone(),
+        _ => {
+            return Err(Error::Journal {
+                message: "the journal has no run_started entry: there is nothing to resume; apply a plan instead".into(),
+            })
+        }
+    };
+    apply(connector, &plan, journal, options).await
+}

@@ -1,0 +1,331 @@
+//! Removing everything a run created, from its journal.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+
+use super::apply::Run;
+use super::plan::{PlannedCopy, RUN_TAG};
+use super::progress::{DestProgress, Progress};
+use super::spec::Destination;
+use super::DistributeOptions;
+use crate::api::{
+    Connector, DeregisterImageRequest, DescribeSnapshotsRequest, Ec2Ext, Filter, PermissionChanges,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, ImageId, SnapshotId};
+use crate::model::{CreateVolumePermission, LaunchPermission};
+use crate::ops::journal::{GrantRecord, JournalEntry, JournalStore};
+
+/// What a rollback removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackReport {
+    /// The run.
+    pub run_id: String,
+    /// Images deregistered, by destination.
+    pub images: Vec<(Destination, ImageId)>,
+    /// Snapshots deleted.
+    pub snapshots: Vec<SnapshotId>,
+    /// Accounts whose access to the source (added by the run) was revoked.
+    pub source_access_revoked: Vec<AccountId>,
+    /// KMS grants revoked.
+    pub grants_revoked: usize,
+}
+
+impl fmt::Display for RollbackReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "rollback of {}: {} image(s), {} snapshot(s) removed, access of {} account(s) to the source revoked, {} grant(s) revoked",
+            self.run_id,
+            self.images.len(),
+            self.snapshots.len(),
+            self.source_access_revoked.len(),
+            self.grants_revoked
+        )?;
+        for (d, i) in &self.images {
+            writeln!(f, "  {:<30} {i} deregistered", d.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes what the run made at one destination: lifts the protection it enabled, deregisters
+/// the image (pending or not) with its snapshots, deletes any snapshot of the run left in that
+/// account and Region, revokes the KMS grants it created, and records it.
+///
+/// When CopyImage may have been called but its answer was not recorded, the same request with
+/// the same client token is sent again: AWS answers with the id of the copy it made, if any
+/// (and the copy made now otherwise, which is removed the same way).
+pub(super) async fn undo_destination(
+    run: &Run<'_>,
+    copy: &PlannedCopy,
+    p: &DestProgress,
+) -> Result<(Option<ImageId>, Vec<SnapshotId>, usize)> {
+    let d = &copy.destination;
+    let plan = run.plan;
+    let ec2 = run.connector.ec2(&d.account, &d.region)?;
+    let image_id = match &p.image_id {
+        Some(id) => Some(id.clone()),
+        None if p.requested => {
+            let req = plan.copy_request(copy);
+            match run
+                .call(d, "CopyImage", || ec2.copy_image(req.clone()))
+                .await
+            {
+                Ok(id) => Some(id),
+                // A request AWS refuses now was refused then too: no copy exists.
+                Err(e) if !e.is_retryable() => None,
+                Err(e) => return Err(e),
+            }
+        }
+        None => None,
+    };
+    let mut snapshots: BTreeSet<SnapshotId> = p.snapshots.iter().flatten().cloned().collect();
+    if let Some(id) = &image_id {
+        match run
+            .call(d, "DescribeImages", || ec2.describe_image(id))
+            .await
+        {
+            Ok(img) => snapshots.extend(img.snapshot_ids().into_iter().cloned()),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        if p.protection_requested {
+            match run
+                .call(d, "DisableImageDeregistrationProtection", || {
+                    ec2.disable_image_deregistration_protection(id.clone())
+                })
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let req = DeregisterImageRequest::new(id.clone()).with_snapshots();
+        match run
+            .call(d, "DeregisterImage", || ec2.deregister_image(req.clone()))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() || e.code() == "InvalidAMIID.Unavailable" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Snapshots of a copy that was still pending may not be listed on the image: find every
+    // snapshot of the run in this account and Region by its tag.
+    let tagged =
+        DescribeSnapshotsRequest::owned().filter(Filter::tag(RUN_TAG, plan.run_id.clone()));
+    let found = run
+        .call(d, "DescribeSnapshots", || {
+            ec2.describe_all_snapshots(tagged.clone())
+        })
+        .await?;
+    snapshots.extend(found.into_iter().map(|s| s.id));
+    let mut deleted = Vec::new();
+    for s in &snapshots {
+        match run
+            .call(d, "DeleteSnapshot", || ec2.delete_snapshot(s.clone()))
+            .await
+        {
+            Ok(()) => deleted.push(s.clone()),
+            Err(e) if e.is_not_found() => deleted.push(s.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    let grants = revoke_grants(run, d, p.permissions.iter().flatten()).await?;
+    run.append_plain(JournalEntry::RolledBack {
+        destination: d.clone(),
+        image_id: image_id.clone(),
+        snapshot_ids: deleted.clone(),
+    })?;
+    Ok((image_id, deleted, grants))
+}
+
+/// Revokes the named grants (looked up by name, so a grant whose id was never seen is found).
+async fn revoke_grants<'g>(
+    run: &Run<'_>,
+    d: &Destination,
+    grants: impl Iterator<Item = &'g GrantRecord>,
+) -> Result<usize> {
+    let mut n = 0;
+    for g in grants {
+        let kms = run.connector.kms(&g.key_owner, &g.region)?;
+        let listed = run
+            .call(d, "ListGrants", || kms.list_grants(g.key.clone()))
+            .await?;
+        for found in listed
+            .iter()
+            .filter(|x| x.name.as_deref() == Some(g.name.as_str()))
+        {
+            match run
+                .call(d, "RevokeGrant", || {
+                    kms.revoke_grant(g.key.clone(), found.id.clone())
+                })
+                .await
+            {
+                Ok(()) => n += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Removes the source sharing the run added (never what was there before it).
+async fn revoke_source_share(
+    run: &Run<'_>,
+    progress: &Progress,
+) -> Result<(Vec<AccountId>, usize)> {
+    let Some(pre) = &progress.share_requested else {
+        return Ok((Vec::new(), 0));
+    };
+    let plan = run.plan;
+    let src = &plan.source;
+    let here = Destination::new(src.region.clone(), src.account.clone());
+    let ec2 = run.connector.ec2(&src.account, &src.region)?;
+    let added: Vec<AccountId> = pre
+        .accounts
+        .iter()
+        .filter(|a| !pre.launch_already.contains(a))
+        .cloned()
+        .collect();
+    if !added.is_empty() {
+        let remove: Vec<LaunchPermission> = added
+            .iter()
+            .map(|a| LaunchPermission::Account(a.clone()))
+            .collect();
+        match run
+            .call(&here, "ModifyImageAttribute", || {
+                ec2.modify_launch_permissions(
+                    src.image_id.clone(),
+                    PermissionChanges::remove(remove.clone()),
+                )
+            })
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for (s, already) in &pre.snapshot_already {
+        let remove: Vec<CreateVolumePermission> = pre
+            .accounts
+            .iter()
+            .filter(|a| !already.contains(a))
+            .map(|a| CreateVolumePermission::Account(a.clone()))
+            .collect();
+        if remove.is_empty() {
+            continue;
+        }
+        match run
+            .call(&here, "ModifySnapshotAttribute", || {
+                ec2.modify_snapshot_permissions(
+                    s.clone(),
+                    PermissionChanges::remove(remove.clone()),
+                )
+            })
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // The grants the run may have created, whether or not their creation was recorded.
+    let mut grants = Vec::new();
+    for key in plan.customer_source_keys() {
+        for a in &pre.accounts {
+            grants.push(GrantRecord {
+                key_owner: src.account.clone(),
+                region: src.region.clone(),
+                key: key.clone(),
+                name: format!("{}-src-{a}", plan.run_id),
+                grantee: a.clone(),
+            });
+        }
+    }
+    let n = revoke_grants(run, &here, grants.iter()).await?;
+    Ok((added, n))
+}
+
+/// Removes every image and snapshot the journal's run created, at every destination (pending
+/// copies included), and the sharing it added to the source. Anything the journal does not
+/// name is left alone. Running it again after a partial rollback finishes the job.
+///
+/// Errors: if something cannot be removed (for instance a copy protected with a cooldown), the
+/// rest is still removed, and the error names what is left and when to run it again.
+pub async fn rollback(
+    connector: &dyn Connector,
+    journal: &dyn JournalStore,
+    options: &DistributeOptions,
+) -> Result<RollbackReport> {
+    let entries = journal.entries()?;
+    let progress = Progress::from_entries(&entries)?;
+    let Some(plan) = progress.plan.clone() else {
+        return Err(Error::Journal {
+            message: "the journal has no run_started entry: the run made nothing, there is nothing to roll back".into(),
+        });
+    };
+    let mut report = RollbackReport {
+        run_id: plan.run_id.clone(),
+        ..RollbackReport::default()
+    };
+    if progress.rollback_completed {
+        return Ok(report);
+    }
+    if !progress.rollback_started {
+        journal.append(&JournalEntry::RollbackStarted {
+            run_id: plan.run_id.clone(),
+        })?;
+    }
+    let run = Run::new(connector, &plan, journal, options);
+    let todo: Vec<(&PlannedCopy, DestProgress)> = plan
+        .copies
+        .iter()
+        .map(|c| (c, progress.of(&c.destination)))
+        .filter(|(_, p)| p.requested && !p.rolled_back)
+        .collect();
+    let outcomes = join_all(todo.iter().map(|(c, p)| undo_destination(&run, c, p))).await;
+    let mut left = Vec::new();
+    for ((c, _), o) in todo.iter().zip(outcomes) {
+        match o {
+            Ok((image, snaps, grants)) => {
+                if let Some(i) = image {
+                    report.images.push((c.destination.clone(), i));
+                }
+                report.snapshots.extend(snaps);
+                report.grants_revoked += grants;
+            }
+            Err(e) => left.push(format!("{}: {} ({})", c.destination, e.message(), e.code())),
+        }
+    }
+    if !progress.share_revoked {
+        match revoke_source_share(&run, &progress).await {
+            Ok((accounts, grants)) => {
+                report.grants_revoked += grants;
+                journal.append(&JournalEntry::SourceShareRevoked {
+                    accounts: accounts.clone(),
+                })?;
+                report.source_access_revoked = accounts;
+            }
+            Err(e) => left.push(format!("source sharing: {} ({})", e.message(), e.code())),
+        }
+    }
+    if !left.is_empty() {
+        return Err(Error::workflow(format!(
+            "rollback of {} is incomplete; run it again once the cause is fixed (a copy protected with a cooldown can be removed 24 hours after the rollback lifted it):\n  - {}",
+            plan.run_id,
+            left.join("\n  - ")
+        )));
+    }
+    journal.append(&JournalEntry::RollbackCompleted {
+        run_id: plan.run_id.clone(),
+    })?;
+    Ok(report)
+}
