@@ -1,0 +1,305 @@
+//! DescribeImages and the pieces every describe call shares: filters with `*`/`?` wildcards,
+//! and pagination in a stable order.
+
+use ami_core::api::{DescribeImagesRequest, ExecutableBy, Filter, Owner, Page};
+use ami_core::{Image, ImageId, ImageState, LaunchPermission, Result, Tags};
+
+use crate::sim::Ctx;
+use crate::state::{err, ImageRec, State, DEREGISTERED_GRACE};
+
+/// Whether `value` matches `pattern`, where `*` matches any run of characters and `?` any one
+/// character. AWS: §5 "DescribeImages scoping" (filter values accept wildcards).
+pub(crate) fn matches_wildcard(pattern: &str, value: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let v: Vec<char> = value.chars().collect();
+    let (mut pi, mut vi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, vi));
+            pi += 1;
+        } else if let Some((sp, sv)) = star {
+            pi = sp + 1;
+            vi = sv + 1;
+            star = Some((sp, sv + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Whether any filter value matches `value`.
+pub(crate) fn matches_any(values: &[String], value: &str) -> bool {
+    values.iter().any(|p| matches_wildcard(p, value))
+}
+
+/// `tag:<key>` (value match) and `tag-key` (key match) filters.
+pub(crate) fn tag_filter(f: &Filter, tags: &Tags) -> bool {
+    if let Some(key) = f.name.strip_prefix("tag:") {
+        tags.get(key).is_some_and(|v| matches_any(&f.values, v))
+    } else if f.name == "tag-key" {
+        tags.keys().any(|k| matches_any(&f.values, k))
+    } else {
+        false
+    }
+}
+
+/// Refuses filter names the call does not know (`tag:<key>` is always known).
+pub(crate) fn check_filters(filters: &[Filter], known: &[&str]) -> Result<()> {
+    for f in filters {
+        if !(f.name.starts_with("tag:") || known.contains(&f.name.as_str())) {
+            return Err(err(
+                "InvalidParameterValue",
+                format!(
+                    "The filter '{}' is invalid; known filters are tag:<key>, {}",
+                    f.name,
+                    known.join(", ")
+                ),
+            ));
+        }
+        if f.values.is_empty() {
+            return Err(err(
+                "InvalidParameterValue",
+                format!("The filter '{}' has no values; give at least one", f.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const TOKEN_PREFIX: &str = "sim-page:";
+
+/// One page of `items` in the order of `key`, starting after the token's key.
+///
+/// The token names the last key returned, so a page boundary stays put when items are added
+/// or removed between calls: every item present throughout is returned exactly once.
+pub(crate) fn page_of<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    max_results: Option<u32>,
+    next_token: Option<String>,
+) -> Result<Page<T>> {
+    if let Some(n) = max_results {
+        if !(5..=1000).contains(&n) {
+            return Err(err(
+                "InvalidParameterValue",
+                format!(
+                    "Value ( {n} ) for parameter maxResults is invalid. Parameter may only be \
+                     between 5 and 1000."
+                ),
+            ));
+        }
+    }
+    items.sort_by_key(|i| key(i));
+    if let Some(t) = &next_token {
+        let Some(after) = t.strip_prefix(TOKEN_PREFIX) else {
+            return Err(err(
+                "InvalidPaginationToken",
+                format!("The pagination token '{t}' is invalid; pass back a next_token exactly as returned"),
+            ));
+        };
+        items.retain(|i| key(i).as_str() > after);
+    }
+    let Some(n) = max_results else {
+        return Ok(Page::last(items));
+    };
+    let n = n as usize;
+    if items.len() <= n {
+        return Ok(Page::last(items));
+    }
+    items.truncate(n);
+    let next = items.last().map(|i| format!("{TOKEN_PREFIX}{}", key(i)));
+    Ok(Page {
+        items,
+        next_token: next,
+    })
+}
+
+const IMAGE_FILTERS: &[&str] = &[
+    "name",
+    "description",
+    "state",
+    "is-public",
+    "image-id",
+    "owner-id",
+    "owner-alias",
+    "source-image-id",
+    "source-image-region",
+    "source-instance-id",
+    "product-code",
+    "architecture",
+    "root-device-name",
+    "block-device-mapping.snapshot-id",
+    "block-device-mapping.encrypted",
+    "tag-key",
+];
+
+fn image_filter(f: &Filter, i: &Image) -> bool {
+    let opt = |o: Option<String>| o.is_some_and(|v| matches_any(&f.values, &v));
+    match f.name.as_str() {
+        "name" => matches_any(&f.values, &i.name),
+        "description" => opt(i.description.clone()),
+        "state" => matches_any(&f.values, i.state.as_str()),
+        "is-public" => matches_any(&f.values, if i.public { "true" } else { "false" }),
+        "image-id" => matches_any(&f.values, i.id.as_str()),
+        "owner-id" => matches_any(&f.values, i.owner.as_str()),
+        "owner-alias" => opt(i.owner_alias.map(|a| a.to_string())),
+        "source-image-id" => opt(i.source_image_id.as_ref().map(ToString::to_string)),
+        "source-image-region" => opt(i.source_region.as_ref().map(ToString::to_string)),
+        "source-instance-id" => opt(i.source_instance_id.as_ref().map(ToString::to_string)),
+        "product-code" => i
+            .product_codes
+            .iter()
+            .any(|p| matches_any(&f.values, &p.id)),
+        "architecture" => matches_any(&f.values, &i.architecture),
+        "root-device-name" => matches_any(&f.values, &i.root_device_name),
+        "block-device-mapping.snapshot-id" => i
+            .snapshot_ids()
+            .iter()
+            .any(|s| matches_any(&f.values, s.as_str())),
+        "block-device-mapping.encrypted" => i.block_devices.iter().any(|d| {
+            matches_any(
+                &f.values,
+                if d.encryption.is_some() {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
+        }),
+        _ => tag_filter(f, &i.tags),
+    }
+}
+
+impl State {
+    /// The image as `account` sees it: tags only for the owner.
+    pub(crate) fn view(rec: &ImageRec, account: &ami_core::AccountId) -> Image {
+        let mut i = rec.image.clone();
+        if i.owner != *account {
+            // AWS: §3 "Other": tags are never visible to grantees.
+            i.tags = Tags::new();
+        }
+        i
+    }
+
+    /// Whether `account` has the image through a share (explicit, org, OU), public aside.
+    fn shared_with(&self, rec: &ImageRec, account: &ami_core::AccountId) -> bool {
+        let mut r = rec.clone();
+        r.perms.remove(&LaunchPermission::Public);
+        self.granted(&r, account)
+    }
+
+    pub(crate) fn describe_images(
+        &mut self,
+        cx: &Ctx,
+        req: DescribeImagesRequest,
+    ) -> Result<Page<Image>> {
+        check_filters(&req.filters, IMAGE_FILTERS)?;
+        // AWS: §1 "Visibility of deregistered and disabled AMIs": filtering on
+        // state=disabled needs IncludeDisabled.
+        if !req.include_disabled
+            && req
+                .filters
+                .iter()
+                .any(|f| f.name == "state" && f.values.iter().any(|v| v == "disabled"))
+        {
+            return Err(err(
+                "InvalidParameter",
+                "When filtering by the 'disabled' state, 'IncludeDisabled' must be set to 'true' in the request.",
+            ));
+        }
+        let by_id = !req.image_ids.is_empty();
+        let mut missing: Vec<&ImageId> = Vec::new();
+        for id in &req.image_ids {
+            let found = self.images.get(id).is_some_and(|r| {
+                r.image.region == cx.region
+                    && r.visible_at <= cx.now
+                    && self.can_launch(r, &cx.account)
+                    && r.deregistered_at
+                        .is_none_or(|t| cx.now < t.add(DEREGISTERED_GRACE))
+            });
+            if !found {
+                missing.push(id);
+            }
+        }
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|i| i.to_string()).collect();
+            return Err(if list.len() == 1 {
+                err(
+                    "InvalidAMIID.NotFound",
+                    format!("The image id '[{}]' does not exist", list[0]),
+                )
+            } else {
+                err(
+                    "InvalidAMIID.NotFound",
+                    format!("The image ids '[{}]' do not exist", list.join(", ")),
+                )
+            });
+        }
+        let me = &cx.account;
+        let candidates: Box<dyn Iterator<Item = &ImageRec>> = if by_id {
+            Box::new(req.image_ids.iter().filter_map(|id| self.images.get(id)))
+        } else {
+            Box::new(self.images.values())
+        };
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in candidates {
+            let i = &r.image;
+            if i.region != cx.region || r.visible_at > cx.now || !seen.insert(i.id.clone()) {
+                continue;
+            }
+            if !self.can_launch(r, me) {
+                continue;
+            }
+            match i.state {
+                ImageState::Deregistered if !by_id => continue,
+                ImageState::Disabled if !req.include_disabled => continue,
+                _ => {}
+            }
+            // AWS: §5 "IncludeDeprecated": deprecated images of others are hidden unless asked
+            // for or named by id; the caller's own always appear.
+            if i.owner != *me && i.is_deprecated_at(cx.now) && !req.include_deprecated && !by_id {
+                continue;
+            }
+            if !req.owners.is_empty()
+                && !req.owners.iter().any(|o| match o {
+                    Owner::SelfAccount => i.owner == *me,
+                    Owner::Account(a) => i.owner == *a,
+                    Owner::Alias(al) => i.owner_alias == Some(*al),
+                })
+            {
+                continue;
+            }
+            // AWS: §5 "ExecutableUsers": self = shared with me (org/OU included), not owned;
+            // another account = shared explicitly with it; all = public.
+            if !req.executable_by.is_empty()
+                && !req.executable_by.iter().any(|e| match e {
+                    ExecutableBy::SelfAccount => i.owner != *me && self.shared_with(r, me),
+                    ExecutableBy::Account(a) if a == me => {
+                        i.owner != *me && self.shared_with(r, me)
+                    }
+                    ExecutableBy::Account(a) => {
+                        r.perms.contains(&LaunchPermission::Account(a.clone()))
+                    }
+                    ExecutableBy::All => r.perms.contains(&LaunchPermission::Public),
+                })
+            {
+                continue;
+            }
+            let view = Self::view(r, me);
+            if !req.filters.iter().all(|f| image_filter(f, &view)) {
+                continue;
+            }
+            out.push(view);
+        }
+        page_of(out, |i| i.id.to_string(), req.max_results, req.next_token)
+    }
+}

@@ -1,0 +1,304 @@
+//! The KMS client of one account in one Region: [`Kms`] over the shared state.
+
+use async_trait::async_trait;
+
+use ami_core::api::{CreateGrantRequest, CreateKeyRequest};
+use ami_core::model::{Grant, KeyPolicy, KeyState, KmsAction};
+use ami_core::{AccountId, KeyManager, Kms, KmsKey, KmsKeyRef, Region, Result};
+
+use crate::log::Op;
+use crate::sim::{Ctx, Sim};
+use crate::state::{err, KeyRec, State};
+
+/// The KMS client of one account in one Region.
+#[derive(Debug, Clone)]
+pub(crate) struct SimKms {
+    pub sim: Sim,
+    pub account: AccountId,
+    pub region: Region,
+}
+
+fn denied(account: &AccountId, action: &str, arn: &KmsKeyRef) -> ami_core::Error {
+    err(
+        "AccessDeniedException",
+        format!(
+            "User: arn:aws:iam::{account}:root is not authorized to perform: {action} on \
+             resource: {arn} because no resource-based policy allows the {action} action"
+        ),
+    )
+}
+
+impl State {
+    fn key_for(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<String> {
+        self.resolve_key(&cx.account, &cx.region, key, cx.now)
+    }
+
+    fn key_rec(&self, id: &str) -> Result<&KeyRec> {
+        self.keys
+            .get(id)
+            .ok_or_else(|| err("NotFoundException", format!("Key '{id}' does not exist")))
+    }
+
+    fn create_key(&mut self, cx: &Ctx, req: CreateKeyRequest) -> Result<KmsKey> {
+        if req.description.chars().count() > 8192 {
+            return Err(err(
+                "ValidationException",
+                "The key description is longer than 8192 characters",
+            ));
+        }
+        let id = self.new_key_id(req.multi_region);
+        let arn = KmsKeyRef::key_arn(&cx.region, &cx.account, &id)?;
+        let key = KmsKey {
+            key_id: id.clone(),
+            arn,
+            owner: cx.account.clone(),
+            region: cx.region.clone(),
+            manager: KeyManager::Customer,
+            state: KeyState::Enabled,
+            description: req.description,
+            multi_region: req.multi_region,
+            aliases: Vec::new(),
+            creation_time: cx.now,
+        };
+        let policy = req
+            .policy
+            .unwrap_or_else(|| KeyPolicy::default_for(&cx.account));
+        self.keys.insert(
+            id,
+            KeyRec {
+                key: key.clone(),
+                policy,
+                grants: Vec::new(),
+            },
+        );
+        Ok(key)
+    }
+
+    fn describe_key(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<KmsKey> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != cx.account && !self.key_allows(&id, &cx.account, KmsAction::DescribeKey)
+        {
+            return Err(denied(&cx.account, "kms:DescribeKey", &rec.key.arn));
+        }
+        Ok(rec.key.clone())
+    }
+
+    fn create_alias(&mut self, cx: &Ctx, alias: String, key: &KmsKeyRef) -> Result<()> {
+        let valid = alias.strip_prefix("alias/").is_some_and(|n| {
+            !n.is_empty()
+                && n.len() <= 250
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'_' || b == b'-')
+        });
+        if !valid {
+            return Err(err(
+                "ValidationException",
+                format!(
+                    "Alias {alias:?} is invalid: use alias/<name> with 1 to 250 characters of \
+                     a-z, A-Z, 0-9, /, _ and -"
+                ),
+            ));
+        }
+        // AWS: §7 "KMS": `alias/aws/` is reserved for AWS managed keys.
+        if alias.starts_with("alias/aws/") {
+            return Err(err(
+                "NotAuthorizedException",
+                format!("{alias} is reserved for AWS managed keys; choose another name"),
+            ));
+        }
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != cx.account || rec.key.manager == KeyManager::Aws {
+            return Err(denied(&cx.account, "kms:CreateAlias", &rec.key.arn));
+        }
+        let k = (cx.account.clone(), cx.region.clone(), alias.clone());
+        if self.aliases.contains_key(&k) {
+            return Err(err(
+                "AlreadyExistsException",
+                format!(
+                    "An alias with the name arn:aws:kms:{}:{}:{alias} already exists",
+                    cx.region, cx.account
+                ),
+            ));
+        }
+        self.aliases.insert(k, id.clone());
+        if let Some(r) = self.keys.get_mut(&id) {
+            r.key.aliases.push(alias);
+        }
+        Ok(())
+    }
+
+    fn get_key_policy(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<KeyPolicy> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != cx.account {
+            return Err(denied(&cx.account, "kms:GetKeyPolicy", &rec.key.arn));
+        }
+        Ok(rec.policy.clone())
+    }
+
+    fn put_key_policy(&mut self, cx: &Ctx, key: &KmsKeyRef, policy: KeyPolicy) -> Result<()> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != cx.account || rec.key.manager == KeyManager::Aws {
+            // AWS: §3 "Encryption rules": the policy of an AWS managed key can't be changed.
+            return Err(denied(&cx.account, "kms:PutKeyPolicy", &rec.key.arn));
+        }
+        if let Some(r) = self.keys.get_mut(&id) {
+            r.policy = policy;
+        }
+        Ok(())
+    }
+
+    fn create_grant(&mut self, cx: &Ctx, req: CreateGrantRequest) -> Result<String> {
+        if req.operations.is_empty() {
+            return Err(err(
+                "ValidationException",
+                "A grant needs at least one operation",
+            ));
+        }
+        let id = self.key_for(cx, &req.key)?;
+        let rec = self.key_rec(&id)?;
+        let arn = rec.key.arn.clone();
+        let allowed = rec.key.owner == cx.account
+            || (rec.key.manager == KeyManager::Customer
+                && self.key_allows(&id, &cx.account, KmsAction::CreateGrant));
+        if !allowed {
+            return Err(denied(&cx.account, "kms:CreateGrant", &arn));
+        }
+        if let Some(name) = &req.name {
+            if let Some(g) = rec.grants.iter().find(|g| g.name.as_ref() == Some(name)) {
+                if g.grantee == req.grantee && g.operations == req.operations {
+                    return Ok(g.id.clone());
+                }
+            }
+        }
+        let grant_id = self.new_grant_id();
+        if let Some(r) = self.keys.get_mut(&id) {
+            r.grants.push(Grant {
+                id: grant_id.clone(),
+                key_arn: arn,
+                grantee: req.grantee,
+                operations: req.operations,
+                name: req.name,
+            });
+        }
+        Ok(grant_id)
+    }
+
+    fn list_grants(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<Vec<Grant>> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != cx.account && !self.key_allows(&id, &cx.account, KmsAction::DescribeKey)
+        {
+            return Err(denied(&cx.account, "kms:ListGrants", &rec.key.arn));
+        }
+        Ok(rec.grants.clone())
+    }
+
+    fn revoke_grant(&mut self, cx: &Ctx, key: &KmsKeyRef, grant_id: &str) -> Result<()> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != cx.account {
+            return Err(denied(&cx.account, "kms:RevokeGrant", &rec.key.arn));
+        }
+        if !rec.grants.iter().any(|g| g.id == grant_id) {
+            return Err(err(
+                "NotFoundException",
+                format!("Grant ID {grant_id} not found on key {}", rec.key.arn),
+            ));
+        }
+        if let Some(r) = self.keys.get_mut(&id) {
+            r.grants.retain(|g| g.id != grant_id);
+        }
+        Ok(())
+    }
+}
+
+impl SimKms {
+    fn call<T>(
+        &self,
+        op: Op,
+        f: impl FnOnce(&mut State, &Ctx) -> Result<T>,
+        summary: impl FnOnce(&T) -> String,
+    ) -> Result<T> {
+        self.sim.call(op, &self.account, &self.region, f, summary)
+    }
+}
+
+#[async_trait]
+impl Kms for SimKms {
+    fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn create_key(&self, req: CreateKeyRequest) -> Result<KmsKey> {
+        self.call(
+            Op::CreateKey,
+            |st, cx| st.create_key(cx, req),
+            |k| k.key_id.clone(),
+        )
+    }
+
+    async fn describe_key(&self, key: KmsKeyRef) -> Result<KmsKey> {
+        self.call(
+            Op::DescribeKey,
+            |st, cx| st.describe_key(cx, &key),
+            |k| k.key_id.clone(),
+        )
+    }
+
+    async fn create_alias(&self, alias: String, key: KmsKeyRef) -> Result<()> {
+        let summary = alias.clone();
+        self.call(
+            Op::CreateAlias,
+            |st, cx| st.create_alias(cx, alias, &key),
+            |_| summary,
+        )
+    }
+
+    async fn get_key_policy(&self, key: KmsKeyRef) -> Result<KeyPolicy> {
+        self.call(
+            Op::GetKeyPolicy,
+            |st, cx| st.get_key_policy(cx, &key),
+            |p| format!("{} statements", p.statements.len()),
+        )
+    }
+
+    async fn put_key_policy(&self, key: KmsKeyRef, policy: KeyPolicy) -> Result<()> {
+        self.call(
+            Op::PutKeyPolicy,
+            |st, cx| st.put_key_policy(cx, &key, policy),
+            |_| String::new(),
+        )
+    }
+
+    async fn create_grant(&self, req: CreateGrantRequest) -> Result<String> {
+        self.call(
+            Op::CreateGrant,
+            |st, cx| st.create_grant(cx, req),
+            Clone::clone,
+        )
+    }
+
+    async fn list_grants(&self, key: KmsKeyRef) -> Result<Vec<Grant>> {
+        self.call(
+            Op::ListGrants,
+            |st, cx| st.list_grants(cx, &key),
+            |g| format!("{} grants", g.len()),
+        )
+    }
+
+    async fn revoke_grant(&self, key: KmsKeyRef, grant_id: String) -> Result<()> {
+        self.call(
+            Op::RevokeGrant,
+            |st, cx| st.revoke_grant(cx, &key, &grant_id),
+            |_| String::new(),
+        )
+    }
+}

@@ -1,0 +1,390 @@
+//! The simulator's whole state: one value behind one mutex, ordered maps only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ami_core::model::{BlockPublicAccessState, Grant, KeyPolicy, SnapshotState};
+use ami_core::{
+    AccountId, CreateVolumePermission, Error, Image, ImageId, ImageState, Instance, InstanceId,
+    InstanceState, KmsKey, LaunchGuard, LaunchPermission, ProductCode, Region, Snapshot,
+    SnapshotId, StateReason, Timestamp, VolumeId,
+};
+use rand::{Rng, RngCore};
+use rand_chacha::ChaCha8Rng;
+
+use crate::builder::Quotas;
+use crate::faults::{FaultPlan, Outage, ScriptedFault};
+use crate::log::Call;
+
+/// Where an account sits in its organization.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Membership {
+    /// The organization id (`o-...`), if in one.
+    pub org: Option<String>,
+    /// The OU ids from the top OU down to the account's own OU (empty: the org root).
+    pub ou_path: Vec<String>,
+}
+
+/// An image and what only the simulator knows about it.
+#[derive(Debug, Clone)]
+pub(crate) struct ImageRec {
+    pub image: Image,
+    pub perms: BTreeSet<LaunchPermission>,
+    /// Invisible (NotFound) before this time: the eventual-consistency lag.
+    pub visible_at: Timestamp,
+    /// When it was deregistered.
+    pub deregistered_at: Option<Timestamp>,
+    /// What completing the image checks: (account, key id or unresolved reference).
+    pub kms_checks: Vec<KmsCheck>,
+    /// A failure decided when the image was started (fault plan).
+    pub planned_failure: Option<StateReason>,
+}
+
+/// A KMS key the creator of a pending image must be able to use when the image completes.
+#[derive(Debug, Clone)]
+pub(crate) struct KmsCheck {
+    pub account: AccountId,
+    /// The key id, or `Err(reference)` when the reference did not resolve.
+    pub key: Result<String, String>,
+}
+
+/// A snapshot with its permissions and content.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapRec {
+    pub snap: Snapshot,
+    pub perms: BTreeSet<CreateVolumePermission>,
+    pub data: Arc<BTreeMap<String, String>>,
+    pub product_codes: Vec<ProductCode>,
+    pub visible_at: Timestamp,
+}
+
+/// The content of one volume: what reached the disk and what is still in the page cache.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VolData {
+    pub flushed: BTreeMap<String, String>,
+    pub buffered: BTreeMap<String, String>,
+}
+
+impl VolData {
+    pub fn flush(&mut self) {
+        let buffered = std::mem::take(&mut self.buffered);
+        self.flushed.extend(buffered);
+    }
+}
+
+/// An instance with its volumes' content.
+#[derive(Debug, Clone)]
+pub(crate) struct InstRec {
+    pub inst: Instance,
+    pub data: Vec<VolData>,
+    pub product_codes: Vec<ProductCode>,
+    pub architecture: String,
+    /// Bumped on every state change, so stale transition events are ignored.
+    pub generation: u64,
+    pub visible_at: Timestamp,
+}
+
+/// A KMS key with its policy and grants.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRec {
+    pub key: KmsKey,
+    pub policy: KeyPolicy,
+    pub grants: Vec<Grant>,
+}
+
+/// Image block public access of one account in one Region.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BpaRec {
+    pub state: BlockPublicAccessState,
+    /// A requested state not yet in force, and when it takes effect.
+    pub pending: Option<(BlockPublicAccessState, Timestamp)>,
+}
+
+/// Something that happens at a virtual time.
+#[derive(Debug, Clone)]
+pub(crate) enum Event {
+    /// A pending image completes (or fails).
+    ImageDone(ImageId),
+    /// An instance reaches a state, unless it changed state since.
+    InstanceTo {
+        id: InstanceId,
+        generation: u64,
+        state: InstanceState,
+        reason: Option<StateReason>,
+    },
+    /// A block-public-access change takes effect.
+    Bpa(AccountId, Region),
+}
+
+/// A remembered idempotent request: its fingerprint and the ids it returned.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRec {
+    pub fingerprint: String,
+    pub ids: Vec<String>,
+}
+
+/// The whole simulated AWS.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub rng: ChaCha8Rng,
+    pub regions: BTreeSet<Region>,
+    pub accounts: BTreeMap<AccountId, Membership>,
+    /// Organization id → management account.
+    pub orgs: BTreeMap<String, AccountId>,
+    /// OU id → organization id.
+    pub ou_orgs: BTreeMap<String, String>,
+    pub lag: Duration,
+    pub faults: FaultPlan,
+    pub quotas: Quotas,
+    pub scripted: Vec<ScriptedFault>,
+    pub outages: Vec<Outage>,
+    pub guards: BTreeMap<AccountId, Arc<dyn LaunchGuard>>,
+    pub images: BTreeMap<ImageId, ImageRec>,
+    pub snapshots: BTreeMap<SnapshotId, SnapRec>,
+    pub instances: BTreeMap<InstanceId, InstRec>,
+    pub keys: BTreeMap<String, KeyRec>,
+    /// (account, Region, alias name) → key id.
+    pub aliases: BTreeMap<(AccountId, Region, String), String>,
+    pub bpa: BTreeMap<(AccountId, Region), BpaRec>,
+    /// (account, Region, operation, token) → remembered request.
+    pub tokens: BTreeMap<(AccountId, Region, &'static str, String), TokenRec>,
+    pub events: BTreeMap<(Timestamp, u64), Event>,
+    pub event_seq: u64,
+    /// (Region, catalogue name) → image.
+    pub catalogue: BTreeMap<(Region, String), ImageId>,
+    pub log: Vec<Call>,
+}
+
+/// How long a deregistered image still shows (state `deregistered`) when named by id.
+pub(crate) const DEREGISTERED_GRACE: Duration = Duration::from_secs(3600);
+
+impl State {
+    // ---- ids -------------------------------------------------------------------------------
+
+    fn next_u128(&mut self) -> u128 {
+        (u128::from(self.rng.next_u64()) << 64) | u128::from(self.rng.next_u64())
+    }
+
+    pub fn new_image_id(&mut self) -> ImageId {
+        loop {
+            let id = ImageId::from_u128(self.next_u128());
+            if !self.images.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub fn new_snapshot_id(&mut self) -> SnapshotId {
+        loop {
+            let id = SnapshotId::from_u128(self.next_u128());
+            if !self.snapshots.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub fn new_instance_id(&mut self) -> InstanceId {
+        loop {
+            let id = InstanceId::from_u128(self.next_u128());
+            if !self.instances.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub fn new_volume_id(&mut self) -> VolumeId {
+        VolumeId::from_u128(self.next_u128())
+    }
+
+    /// A UUID-shaped KMS key id (or `mrk-` + 32 hex for multi-Region keys).
+    pub fn new_key_id(&mut self, multi_region: bool) -> String {
+        let n = self.next_u128();
+        let hex = format!("{n:032x}");
+        if multi_region {
+            format!("mrk-{hex}")
+        } else {
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            )
+        }
+    }
+
+    /// 64 hex characters, like a KMS grant id.
+    pub fn new_grant_id(&mut self) -> String {
+        let (a, b) = (self.next_u128(), self.next_u128());
+        format!("{a:032x}{b:032x}")
+    }
+
+    /// A draw in `[0, 1)`.
+    pub fn draw(&mut self) -> f64 {
+        self.rng.random::<f64>()
+    }
+
+    /// `true` with probability `p` (no draw at all when `p` is zero, so a fault-free plan
+    /// leaves the id sequence untouched).
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.draw() < p
+    }
+
+    // ---- time ------------------------------------------------------------------------------
+
+    pub fn schedule(&mut self, at: Timestamp, event: Event) {
+        self.event_seq += 1;
+        self.events.insert((at, self.event_seq), event);
+    }
+
+    /// Applies every event due at or before `now`, in time order.
+    pub fn advance(&mut self, now: Timestamp) {
+        while let Some(entry) = self.events.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((at, _), event) = entry.remove_entry();
+            self.apply(at, event);
+        }
+    }
+
+    fn apply(&mut self, at: Timestamp, event: Event) {
+        match event {
+            Event::ImageDone(id) => self.complete_image(&id, at),
+            Event::InstanceTo {
+                id,
+                generation,
+                state,
+                reason,
+            } => {
+                if let Some(rec) = self.instances.get_mut(&id) {
+                    if rec.generation == generation {
+                        rec.inst.state = state;
+                        if reason.is_some() {
+                            rec.inst.state_reason = reason;
+                        }
+                        if state == InstanceState::Terminated {
+                            // Unflushed writes are lost with the instance.
+                            for d in &mut rec.data {
+                                d.buffered.clear();
+                            }
+                        }
+                    }
+                }
+            }
+            Event::Bpa(account, region) => {
+                if let Some(rec) = self.bpa.get_mut(&(account, region)) {
+                    if let Some((s, due)) = rec.pending {
+                        if due <= at {
+                            rec.state = s;
+                            rec.pending = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn complete_image(&mut self, id: &ImageId, _at: Timestamp) {
+        let Some(rec) = self.images.get(id) else {
+            return;
+        };
+        // AWS: §1 "pending (copy) → gone": a deregistered pending copy never completes.
+        if rec.image.state != ImageState::Pending {
+            return;
+        }
+        let mut failure = rec.planned_failure.clone();
+        if failure.is_none() {
+            for check in rec.kms_checks.clone() {
+                if let Some(reason) = self.kms_check_failure(&check) {
+                    failure = Some(reason);
+                    break;
+                }
+            }
+        }
+        let snaps: Vec<SnapshotId> = rec.image.snapshot_ids().into_iter().cloned().collect();
+        let snap_state = if failure.is_some() {
+            SnapshotState::Error
+        } else {
+            SnapshotState::Completed
+        };
+        for s in &snaps {
+            if let Some(sr) = self.snapshots.get_mut(s) {
+                if sr.snap.state == SnapshotState::Pending {
+                    sr.snap.state = snap_state;
+                }
+            }
+        }
+        if let Some(rec) = self.images.get_mut(id) {
+            match failure {
+                Some(reason) => {
+                    rec.image.state = ImageState::Failed;
+                    rec.image.state_reason = Some(reason);
+                }
+                None => rec.image.state = ImageState::Available,
+            }
+        }
+    }
+
+    // ---- organizations ---------------------------------------------------------------------
+
+    pub fn org_of(&self, account: &AccountId) -> Option<&str> {
+        self.accounts.get(account).and_then(|m| m.org.as_deref())
+    }
+
+    /// Whether `account` may launch `rec` by its launch permissions (ownership aside).
+    pub fn granted(&self, rec: &ImageRec, account: &AccountId) -> bool {
+        let m = self.accounts.get(account);
+        rec.perms.iter().any(|p| match p {
+            LaunchPermission::Public => true,
+            LaunchPermission::Account(a) => a == account,
+            // AWS: §3 "Organization and OU ARNs": an org share covers every account of the org.
+            LaunchPermission::Organization(o) => {
+                m.and_then(|m| m.org.as_deref()) == Some(o.org_id())
+            }
+            // AWS: §3 "Sharing with an OU covers all nested OUs and accounts."
+            LaunchPermission::OrganizationalUnit(ou) => m.is_some_and(|m| {
+                m.org.as_deref() == Some(ou.org_id()) && m.ou_path.iter().any(|x| x == ou.ou_id())
+            }),
+        })
+    }
+
+    /// Whether `account` owns or may launch `rec`.
+    pub fn can_launch(&self, rec: &ImageRec, account: &AccountId) -> bool {
+        rec.image.owner == *account || self.granted(rec, account)
+    }
+
+    /// Whether `account` may read (create volumes from, copy) the snapshot.
+    pub fn can_read_snapshot(&self, rec: &SnapRec, account: &AccountId) -> bool {
+        rec.snap.owner == *account
+            || rec.perms.contains(&CreateVolumePermission::Public)
+            || rec
+                .perms
+                .contains(&CreateVolumePermission::Account(account.clone()))
+    }
+
+    /// The images (not deregistered) whose block devices use `snap`.
+    pub fn images_using(&self, snap: &SnapshotId) -> Vec<ImageId> {
+        self.images
+            .values()
+            .filter(|r| r.image.state != ImageState::Deregistered)
+            .filter(|r| r.image.snapshot_ids().contains(&snap))
+            .map(|r| r.image.id.clone())
+            .collect()
+    }
+
+    pub fn bpa_state(&self, account: &AccountId, region: &Region) -> BlockPublicAccessState {
+        self.bpa
+            .get(&(account.clone(), region.clone()))
+            .map(|b| b.state)
+            // AWS: §3 "Block public access": enabled by default for new accounts.
+            .unwrap_or(BlockPublicAccessState::BlockNewSharing)
+    }
+}
+
+/// `Error::from_code`, shorter.
+pub(crate) fn err(code: &str, message: impl Into<String>) -> Error {
+    Error::from_code(code, message)
+}
