@@ -457,7 +457,7 @@ fn copy_key_access() {
     let key = kms_key(&src_enc, &owner());
 
     let owner_only = policy_for(&owner(), &[]);
-    let shared = policy_for(&owner(), &[member.clone()]);
+    let shared = policy_for(&owner(), std::slice::from_ref(&member));
     let by_org = org_policy(&owner());
     let no_grants = vec![];
     let some_grants = vec![grant(&key, &member, &ami_core::model::KmsAction::CONSUMER)];

@@ -22,7 +22,7 @@ fn key_access_table() {
     let mut deleting = cmk.clone();
     deleting.state = KeyState::PendingDeletion;
     let default_policy = policy_for(&owner, &[]);
-    let shared = policy_for(&owner, &[member.clone()]);
+    let shared = policy_for(&owner, std::slice::from_ref(&member));
     let by_org = org_policy(&owner);
     let no_grants = vec![];
     let consumer_grant = vec![grant(&cmk, &stranger, &KmsAction::CONSUMER)];

@@ -187,10 +187,10 @@ fn launch_key_access_table() {
     let aws = aws_key(&owner);
     let cmk_key = kms_key(&cmk, &owner);
     let aws_key_ = kms_key(&aws, &owner);
-    let shared = policy_for(&owner, &[member.clone()]);
+    let shared = policy_for(&owner, std::slice::from_ref(&member));
     let owner_only = policy_for(&owner, &[]);
     // Even a policy that names the account cannot open an AWS managed key to it.
-    let aws_policy_naming_member = policy_for(&owner, &[member.clone()]);
+    let aws_policy_naming_member = policy_for(&owner, std::slice::from_ref(&member));
     let decrypt_only = vec![grant(&cmk_key, &member, &[KmsAction::Decrypt])];
     let none = vec![];
     let empty_policy = KeyPolicy::default();

@@ -331,6 +331,7 @@ fn at_most_1000_share_targets_and_public_does_not_count() {
 #[test]
 fn raw_items_are_validated_all_or_nothing() {
     use LaunchPermissionItem as I;
+    #[allow(clippy::type_complexity)]
     let table: Vec<(
         LaunchPermissionItem<'_>,
         Result<LaunchPermission, (&str, &str)>,
