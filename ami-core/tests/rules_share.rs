@@ -444,3 +444,45 @@ fn reset_and_cancel() {
         "InvalidAMIID.NotFound"
     );
 }
+
+#[test]
+fn lowered_limits_are_enforced() {
+    use ami_core::rules::{launch_permissions_after_with_limits, ShareLimits};
+    let owner = owner();
+    let img = image(1);
+    let current = vec![P::Account(member())];
+    let limits = ShareLimits {
+        max_share_targets: 2,
+        max_public_images: 1,
+    };
+    assert_eq!(ShareLimits::default().max_share_targets, 1000);
+    assert_eq!(ShareLimits::default().max_public_images, 5);
+    let ctx = ShareContext {
+        caller: &owner,
+        image: &img,
+        current_permissions: &current,
+        block_public_access: BlockPublicAccessState::Unblocked,
+        public_images_in_region: 1,
+    };
+    let table = [
+        (PermissionChanges::add([P::Organization(org())]), Ok(2)),
+        (
+            PermissionChanges::add([P::Organization(org()), P::Account(stranger())]),
+            Err("ResourceLimitExceeded"),
+        ),
+        (
+            PermissionChanges::add([P::Public]),
+            Err("ResourceLimitExceeded"),
+        ),
+    ];
+    for (changes, expect) in table {
+        match (
+            expect,
+            launch_permissions_after_with_limits(&ctx, &changes, limits),
+        ) {
+            (Ok(n), Ok(after)) => assert_eq!(after.len(), n, "{changes:?}"),
+            (Err(code), Err(e)) => assert_eq!(e.code(), code, "{changes:?}"),
+            (want, got) => panic!("{changes:?}: expected {want:?}, got {got:?}"),
+        }
+    }
+}

@@ -121,8 +121,9 @@ pub use names::{
 };
 pub use share::{
     launch_permissions_after, launch_permissions_after_cancel, launch_permissions_after_reset,
-    parse_launch_permission_item, parse_launch_permission_items, share_target_count,
-    LaunchPermissionItem, ShareContext, MAX_PUBLIC_IMAGES, MAX_SHARE_TARGETS,
+    launch_permissions_after_with_limits, parse_launch_permission_item,
+    parse_launch_permission_items, share_target_count, LaunchPermissionItem, ShareContext,
+    ShareLimits, MAX_PUBLIC_IMAGES, MAX_SHARE_TARGETS,
 };
 pub use snapshot::{
     can_read_snapshot, check_delete_snapshot, check_snapshot_owner, snapshot_permissions_after,

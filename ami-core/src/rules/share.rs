@@ -18,6 +18,25 @@ pub const MAX_SHARE_TARGETS: usize = 1000;
 /// At most this many public images per account and Region.
 pub const MAX_PUBLIC_IMAGES: usize = 5;
 
+/// The sharing quotas of an account and Region. AWS's defaults are [`ShareLimits::default`];
+/// a simulator can lower them to exercise the refusals cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareLimits {
+    /// Sharing entities (accounts, organizations, OUs) per image: [`MAX_SHARE_TARGETS`].
+    pub max_share_targets: usize,
+    /// Public images per account and Region: [`MAX_PUBLIC_IMAGES`].
+    pub max_public_images: usize,
+}
+
+impl Default for ShareLimits {
+    fn default() -> Self {
+        ShareLimits {
+            max_share_targets: MAX_SHARE_TARGETS,
+            max_public_images: MAX_PUBLIC_IMAGES,
+        }
+    }
+}
+
 /// The facts a launch-permission change of one image is judged on.
 #[derive(Debug, Clone, Copy)]
 pub struct ShareContext<'a> {
@@ -58,6 +77,15 @@ pub struct ShareContext<'a> {
 pub fn launch_permissions_after(
     ctx: &ShareContext<'_>,
     changes: &PermissionChanges<LaunchPermission>,
+) -> Result<Vec<LaunchPermission>> {
+    launch_permissions_after_with_limits(ctx, changes, ShareLimits::default())
+}
+
+/// [`launch_permissions_after`] with other quotas than AWS's defaults.
+pub fn launch_permissions_after_with_limits(
+    ctx: &ShareContext<'_>,
+    changes: &PermissionChanges<LaunchPermission>,
+    limits: ShareLimits,
 ) -> Result<Vec<LaunchPermission>> {
     let image = ctx.image;
     check_owner(ctx.caller, image, "change its launch permissions")?;
@@ -100,12 +128,12 @@ pub fn launch_permissions_after(
                 ),
             ));
         }
-        if ctx.public_images_in_region >= MAX_PUBLIC_IMAGES {
+        if ctx.public_images_in_region >= limits.max_public_images {
             return Err(Error::from_code(
                 "ResourceLimitExceeded",
                 format!(
-                    "Account {} already has {} public images in {}, the quota is {MAX_PUBLIC_IMAGES}: make one of them private (or request a quota increase) before making {} public.",
-                    ctx.caller, ctx.public_images_in_region, image.region, image.id
+                    "Account {} already has {} public images in {}, the quota is {}: make one of them private (or request a quota increase) before making {} public.",
+                    ctx.caller, ctx.public_images_in_region, image.region, limits.max_public_images, image.id
                 ),
             ));
         }
@@ -134,12 +162,12 @@ pub fn launch_permissions_after(
         after.remove(p);
     }
     let targets = share_target_count(after.iter());
-    if targets > MAX_SHARE_TARGETS {
+    if targets > limits.max_share_targets {
         return Err(Error::from_code(
             "ResourceLimitExceeded",
             format!(
-                "Image {} would be shared with {targets} accounts, organizations and OUs; at most {MAX_SHARE_TARGETS} are allowed. Share with an organization or OU instead of many single accounts.",
-                image.id
+                "Image {} would be shared with {targets} accounts, organizations and OUs; at most {} are allowed. Share with an organization or OU instead of many single accounts.",
+                image.id, limits.max_share_targets
             ),
         ));
     }
