@@ -153,6 +153,11 @@ fn check_copy_image_table() {
             ..base("the owner copies its disabled image")
         },
         Case {
+            source: with_state(ImageState::Disabled),
+            expect: Err("InvalidAMIID.NotFound"),
+            ..base("a disabled image of another account, with a stale grant")
+        },
+        Case {
             source: marketplace,
             expect: Err("InvalidRequest"),
             ..base("Marketplace image across accounts")

@@ -57,7 +57,7 @@ impl CopyContext<'_> {
 /// | bad name / description | `InvalidAMIName.Malformed` / `InvalidParameterValue` |
 /// | `KmsKeyId` without `Encrypted=true` | `InvalidParameterDependency` "The parameter KmsKeyId requires the parameter Encrypted to be set." |
 /// | source and destination Regions in different partitions | `InvalidRequest` (AWS does not support it; code inferred) |
-/// | the caller can neither see nor launch the source | `InvalidAMIID.NotFound` |
+/// | the caller can neither see nor launch the source (a disabled image of another account included) | `InvalidAMIID.NotFound` |
 /// | the source is not `available` (pending, failed, disabled) | `InvalidAMIID.Unavailable` |
 /// | cross-account copy of a Marketplace image | `InvalidRequest` "Images from AWS Marketplace cannot be copied to another AWS account." |
 /// | cross-account copy of an image with other (billing) product codes | `InvalidRequest` "Images with EC2 BillingProduct codes cannot be copied to another AWS account." |
@@ -87,7 +87,10 @@ pub fn check_copy_image(ctx: &CopyContext<'_>, req: &CopyImageRequest) -> Result
             ),
         ));
     }
-    if !has_launch_permission(source, ctx.source_permissions, ctx.caller, ctx.membership) {
+    // A disabled image is private: only its owner still sees it.
+    let visible = has_launch_permission(source, ctx.source_permissions, ctx.caller, ctx.membership)
+        && (source.state != ImageState::Disabled || !ctx.is_cross_account());
+    if !visible {
         return Err(Error::from_code(
             "InvalidAMIID.NotFound",
             format!(
