@@ -12,6 +12,7 @@
 //! | KMS | [`KeyView`], [`key_allows`], [`check_key_access`] |
 //! | sharing | [`ShareContext`], [`launch_permissions_after`], [`parse_launch_permission_items`], [`launch_permissions_after_cancel`], [`launch_permissions_after_reset`] |
 //! | snapshots | [`snapshot_permissions_after`], [`can_read_snapshot`], [`check_delete_snapshot`] |
+//! | creating | [`check_create_image`], [`create_lineage`] |
 //! | copying | [`CopyContext`], [`check_copy_image`], [`copy_encryption`], [`check_copy_keys`], [`copy_lineage`], [`copied_tags`] |
 //! | launching | [`LaunchContext`], [`check_launch`], [`check_launch_keys`] |
 //! | deregistering | [`check_deregister`], [`deregister_snapshot_plan`], [`protection_after_enable`], [`protection_after_disable`] |
@@ -88,6 +89,7 @@
 
 mod access;
 mod copy;
+mod create;
 mod deprecate;
 mod deregister;
 mod describe;
@@ -103,6 +105,7 @@ pub use copy::{
     check_copy_image, check_copy_keys, copied_tags, copy_encryption, copy_failure_reason,
     copy_lineage, CopyContext, CopyEncryption, CopyLineage,
 };
+pub use create::{check_create_image, create_lineage, CreateLineage};
 pub use deprecate::{
     check_disable_deprecation, deprecation_time, deprecation_when_public, MAX_DEPRECATION_AHEAD,
     PUBLIC_DEPRECATION_AFTER_CREATION,
