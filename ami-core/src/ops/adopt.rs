@@ -1,1 +1,524 @@
-//! Workflow module `adopt`.
+//! The consumer's side of sharing: copy an image shared with you into your own account (any
+//! Region, optionally under your own KMS key), so you own it and no longer depend on the
+//! owner keeping it.
+//!
+//! [`preflight_adopt`] looks at the image from the consumer's side and lists every
+//! [`Blocker`]: what the owner still has to grant (a launch permission, createVolumePermission
+//! on a snapshot, access to a KMS key) or why it can never work (a Marketplace image, an image
+//! under the owner's AWS managed key), with the exact AWS error each would cause. [`adopt`]
+//! runs it first and copies only when nothing blocks, then waits until the copy is available.
+//!
+//! The copy is owned by the consumer, records its source (`source_image_id`,
+//! `source_region`: lineage), and carries the tags [`TAG_ADOPTED_FROM`] and
+//! [`TAG_SOURCE_OWNER`]. CopyImage gets a client token derived from the request, so running the
+//! same adoption again returns the same copy instead of a second one; a copy that fails is
+//! deregistered with its snapshots.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::api::{
+    Connector, CopyImageRequest, DescribeImagesRequest, DescribeSnapshotsRequest, Ec2Ext, Filter,
+    Owner,
+};
+use crate::error::{Error, Result};
+use crate::id::{AccountId, ImageId, KmsKeyRef, Region, SnapshotId};
+use crate::model::{
+    CreateVolumePermission, Image, KeyManager, KeyPolicy, KeyState, KmsAction, LaunchPermission,
+    Tags,
+};
+use crate::rules::{
+    check_copy_image, check_key_access, check_name_available, CopyContext, KeyView, Membership,
+};
+
+use super::retry::{derived_token, retry_default};
+use super::wait::{wait_for_new_image, WaitOptions};
+
+/// Tag put on an adopted copy: `<source region>/<source image id>`.
+pub const TAG_ADOPTED_FROM: &str = "ami:adopted-from";
+/// Tag put on an adopted copy: the account that owned the source.
+pub const TAG_SOURCE_OWNER: &str = "ami:source-owner";
+
+/// How to adopt.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct AdoptOptions {
+    /// The Region of the copy; default: the source's Region.
+    pub target_region: Option<Region>,
+    /// The name of the copy; default: the source's name.
+    pub name: Option<String>,
+    /// Your own KMS key for the copy's snapshots (in the target Region). Without one, encrypted
+    /// snapshots of another account are re-encrypted with your default EBS key.
+    pub kms_key: Option<KmsKeyRef>,
+    /// Tags for the copy and its snapshots.
+    pub tags: Tags,
+    /// How to wait for the copy.
+    pub wait: WaitOptions,
+}
+
+impl AdoptOptions {
+    /// Defaults: same Region, same name, default key, no tags.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the Region of the copy.
+    pub fn target_region(mut self, r: Region) -> Self {
+        self.target_region = Some(r);
+        self
+    }
+    /// Sets the name of the copy.
+    pub fn name(mut self, n: impl Into<String>) -> Self {
+        self.name = Some(n.into());
+        self
+    }
+    /// Encrypts the copy with your key.
+    pub fn kms_key(mut self, k: KmsKeyRef) -> Self {
+        self.kms_key = Some(k);
+        self
+    }
+    /// Adds a tag.
+    pub fn tag(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.tags.insert(k.into(), v.into());
+        self
+    }
+    /// Sets the wait options.
+    pub fn wait(mut self, w: WaitOptions) -> Self {
+        self.wait = w;
+        self
+    }
+}
+
+/// What kind of obstacle a [`Blocker`] is, and so who has to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BlockerKind {
+    /// It can never work (Marketplace or billing-product image, AWS managed key, other
+    /// partition): the owner cannot grant it.
+    Never,
+    /// The image is not visible to you: the owner must share it (launch permission).
+    NotShared,
+    /// The image is not `available` (pending, disabled, ...).
+    Unavailable,
+    /// The owner must grant createVolumePermission on a snapshot.
+    SnapshotPermission,
+    /// The owner must give you access to a KMS key of the image's snapshots.
+    KeyAccess,
+    /// Your own side: your target key, or the name in the target Region.
+    Yours,
+}
+
+/// One reason an adoption cannot run (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    /// The kind.
+    pub kind: BlockerKind,
+    /// The AWS error the copy would fail with, and what to do.
+    pub error: Error,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = match self.kind {
+            BlockerKind::Never => "never possible",
+            BlockerKind::NotShared | BlockerKind::SnapshotPermission | BlockerKind::KeyAccess => {
+                "owner must grant"
+            }
+            BlockerKind::Unavailable => "not available",
+            BlockerKind::Yours => "on your side",
+        };
+        write!(f, "[{who}] {}: {}", self.error.code(), self.error.message())
+    }
+}
+
+/// What [`preflight_adopt`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdoptPreflight {
+    /// The adopting account.
+    pub consumer: AccountId,
+    /// The source image.
+    pub image_id: ImageId,
+    /// Its Region.
+    pub source_region: Region,
+    /// The source image as the consumer sees it (`None` when not visible).
+    pub image: Option<Image>,
+    /// The Region of the copy.
+    pub target_region: Region,
+    /// The name of the copy.
+    pub name: String,
+    /// A copy made by an earlier run of the same adoption, if any.
+    pub existing_copy: Option<ImageId>,
+    /// Everything in the way, the never-possible first.
+    pub blockers: Vec<Blocker>,
+}
+
+impl AdoptPreflight {
+    /// Whether nothing blocks the adoption.
+    pub fn is_ready(&self) -> bool {
+        self.blockers.is_empty()
+    }
+
+    /// `Ok` when ready, else the first blocker's AWS error with every blocker in its message.
+    pub fn into_result(self) -> Result<Self> {
+        let Some(first) = self.blockers.first() else {
+            return Ok(self);
+        };
+        let reasons: Vec<String> = self.blockers.iter().map(ToString::to_string).collect();
+        Err(Error::from_code(
+            first.error.code(),
+            format!(
+                "account {} cannot adopt {} from {}: {}",
+                self.consumer,
+                self.image_id,
+                self.source_region,
+                reasons.join("; ")
+            ),
+        ))
+    }
+}
+
+impl fmt::Display for AdoptPreflight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "adopt {} ({}) into account {} as {:?} in {}:",
+            self.image_id, self.source_region, self.consumer, self.name, self.target_region
+        )?;
+        if let Some(c) = &self.existing_copy {
+            writeln!(f, "  already adopted as {c}")?;
+        }
+        if self.blockers.is_empty() {
+            writeln!(f, "  ready")?;
+        }
+        for b in &self.blockers {
+            writeln!(f, "  {b}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An adopted image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Adopted {
+    /// The copy, owned by the consumer, `available`.
+    pub image: Image,
+    /// The source image.
+    pub source_image: ImageId,
+    /// Its Region.
+    pub source_region: Region,
+    /// Its owner.
+    pub source_owner: AccountId,
+}
+
+fn blocker(kind: BlockerKind, error: Error) -> Blocker {
+    Blocker { kind, error }
+}
+
+fn kind_of_copy_refusal(e: &Error) -> BlockerKind {
+    match e.code() {
+        "InvalidAMIID.Unavailable" => BlockerKind::Unavailable,
+        "InvalidAMIID.NotFound" => BlockerKind::NotShared,
+        "InvalidAMIName.Malformed" | "InvalidParameterValue" | "InvalidParameterDependency" => {
+            BlockerKind::Yours
+        }
+        _ => BlockerKind::Never,
+    }
+}
+
+fn copy_request(
+    source_region: &Region,
+    image_id: &ImageId,
+    name: &str,
+    opts: &AdoptOptions,
+) -> CopyImageRequest {
+    let mut req = CopyImageRequest::new(source_region.clone(), image_id.clone(), name);
+    if let Some(k) = &opts.kms_key {
+        req = req.encrypt_with(k.clone());
+    }
+    req
+}
+
+/// Checks, from the consumer's side and without changing anything, whether `consumer` can copy
+/// `image_id` (in `source_region`) into its own account, and lists every blocker.
+///
+/// Only errors that prevent the check itself (a bad option, a failing call) are returned as
+/// `Err`; obstacles to the adoption are [`Blocker`]s.
+pub async fn preflight_adopt(
+    connector: &dyn Connector,
+    consumer: &AccountId,
+    source_region: &Region,
+    image_id: &ImageId,
+    opts: &AdoptOptions,
+) -> Result<AdoptPreflight> {
+    opts.wait.validate()?;
+    let target_region = opts
+        .target_region
+        .clone()
+        .unwrap_or_else(|| source_region.clone());
+    let src = connector.ec2(consumer, source_region)?;
+    let mut pre = AdoptPreflight {
+        consumer: consumer.clone(),
+        image_id: image_id.clone(),
+        source_region: source_region.clone(),
+        image: None,
+        target_region: target_region.clone(),
+        name: opts.name.clone().unwrap_or_default(),
+        existing_copy: None,
+        blockers: Vec::new(),
+    };
+    let image = match retry_default("DescribeImages", || src.describe_image(image_id)).await {
+        Ok(i) => i,
+        Err(e) if e.is_not_found() => {
+            pre.blockers.push(blocker(
+                BlockerKind::NotShared,
+                Error::from_code(
+                    e.code(),
+                    format!(
+                        "The image id '[{image_id}]' does not exist for account {consumer} in {source_region}: its owner must share it with this account (or its organization or OU), or the id or Region is wrong."
+                    ),
+                ),
+            ));
+            return Ok(pre);
+        }
+        Err(e) => return Err(e),
+    };
+    if pre.name.is_empty() {
+        pre.name = image.name.clone();
+    }
+    let cross_account = &image.owner != consumer;
+
+    // Which snapshots the consumer may read.
+    let mut unreadable: Vec<SnapshotId> = Vec::new();
+    if cross_account {
+        for snap in image.snapshot_ids() {
+            let req = DescribeSnapshotsRequest {
+                restorable_by: vec![consumer.clone()],
+                ..DescribeSnapshotsRequest::ids([snap.clone()])
+            };
+            match retry_default("DescribeSnapshots", || src.describe_snapshots(req.clone())).await {
+                Ok(page) if page.items.iter().any(|s| &s.id == snap) => {}
+                Ok(_) => unreadable.push(snap.clone()),
+                Err(e) if e.is_not_found() || matches!(e, Error::PermissionDenied(_)) => {
+                    unreadable.push(snap.clone());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // The copy rules, judged on what the consumer can see: it sees the image, so it may launch
+    // it; it may read exactly the snapshots found above.
+    let membership = Membership::none();
+    let seen = [LaunchPermission::Account(consumer.clone())];
+    let req = copy_request(source_region, image_id, &pre.name, opts);
+    let all_readable: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = image
+        .snapshot_ids()
+        .into_iter()
+        .map(|s| {
+            (
+                s.clone(),
+                vec![CreateVolumePermission::Account(consumer.clone())],
+            )
+        })
+        .collect();
+    let ctx = |perms: &BTreeMap<SnapshotId, Vec<CreateVolumePermission>>| {
+        check_copy_image(
+            &CopyContext {
+                caller: consumer,
+                membership: &membership,
+                destination_region: &target_region,
+                source: &image,
+                source_permissions: &seen,
+                snapshot_permissions: perms,
+            },
+            &req,
+        )
+    };
+    if let Err(e) = ctx(&all_readable) {
+        pre.blockers.push(blocker(kind_of_copy_refusal(&e), e));
+    }
+    for snap in &unreadable {
+        // The rule's own refusal, naming this snapshot.
+        let mut only_this_missing = all_readable.clone();
+        only_this_missing.remove(snap);
+        if let Err(e) = ctx(&only_this_missing) {
+            if e.code() == "InvalidRequest" && e.message().contains(snap.as_str()) {
+                pre.blockers
+                    .push(blocker(BlockerKind::SnapshotPermission, e));
+            }
+        }
+    }
+
+    // The source's keys.
+    if cross_account {
+        for enc in image.kms_keys() {
+            if enc.manager == KeyManager::Aws {
+                pre.blockers.push(blocker(
+                    BlockerKind::Never,
+                    Error::from_code(
+                        "InvalidParameter",
+                        format!(
+                            "Snapshots encrypted with the AWS Managed CMK can’t be shared. Image {image_id} is encrypted with the AWS managed key {} of account {}, which no other account can use: its owner must copy it under a customer managed key (ami_core::ops::share::reencrypt) and share that copy.",
+                            enc.key, image.owner
+                        ),
+                    ),
+                ));
+                continue;
+            }
+            let key_region = enc.key.region().unwrap_or_else(|| source_region.clone());
+            let kms = connector.kms(consumer, &key_region)?;
+            match retry_default("DescribeKey", || kms.describe_key(enc.key.clone())).await {
+                Ok(key) if key.state == KeyState::Enabled => {}
+                Ok(key) => {
+                    let policy = KeyPolicy::default();
+                    let view = KeyView {
+                        key: &key,
+                        policy: &policy,
+                        grants: &[],
+                    };
+                    if let Err(e) =
+                        check_key_access(view, consumer, &membership, &KmsAction::CONSUMER)
+                    {
+                        pre.blockers.push(blocker(BlockerKind::KeyAccess, e));
+                    }
+                }
+                Err(e) if e.is_not_found() || matches!(e, Error::PermissionDenied(_)) => {
+                    pre.blockers.push(blocker(
+                        BlockerKind::KeyAccess,
+                        Error::from_code(
+                            e.code(),
+                            format!(
+                                "Account {consumer} cannot use key {} of the image's snapshots: its owner, account {}, must allow account {consumer} {} on it (ami_core::ops::share does this). KMS said: {}",
+                                enc.key,
+                                enc.key.account().unwrap_or_else(|| image.owner.clone()),
+                                KmsAction::CONSUMER.iter().map(|a| a.as_policy_action()).collect::<Vec<_>>().join(", "),
+                                e.message()
+                            ),
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // The consumer's own key.
+    if let Some(key_ref) = &opts.kms_key {
+        let key_region = key_ref.region().unwrap_or_else(|| target_region.clone());
+        let kms = connector.kms(consumer, &key_region)?;
+        match retry_default("DescribeKey", || kms.describe_key(key_ref.clone())).await {
+            Ok(key) if key.state == KeyState::Enabled => {}
+            Ok(key) => {
+                let policy = KeyPolicy::default();
+                let view = KeyView {
+                    key: &key,
+                    policy: &policy,
+                    grants: &[],
+                };
+                if let Err(e) = check_key_access(view, consumer, &membership, &KmsAction::CONSUMER)
+                {
+                    pre.blockers.push(blocker(BlockerKind::Yours, e));
+                }
+            }
+            Err(e) if e.is_not_found() || matches!(e, Error::PermissionDenied(_)) => {
+                pre.blockers.push(blocker(
+                    BlockerKind::Yours,
+                    Error::from_code(
+                        e.code(),
+                        format!(
+                            "The key {key_ref} for the copy cannot be used by account {consumer} in {target_region}: {} Name a key of this account in {target_region}.",
+                            e.message()
+                        ),
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    // The name in the target Region, unless an earlier run of this adoption holds it.
+    let dst = connector.ec2(consumer, &target_region)?;
+    let name = pre.name.clone();
+    let same_name = retry_default("DescribeImages", || {
+        dst.describe_all_images(
+            DescribeImagesRequest::new()
+                .owner(Owner::SelfAccount)
+                .filter(Filter::new("name", [name.clone()]))
+                .include_disabled(true),
+        )
+    })
+    .await?;
+    let adopted_from = adopted_from(source_region, image_id);
+    if let Some(existing) = same_name.iter().find(|i| {
+        i.source_image_id.as_ref() == Some(image_id)
+            && i.tags.get(TAG_ADOPTED_FROM) == Some(&adopted_from)
+    }) {
+        pre.existing_copy = Some(existing.id.clone());
+    } else if let Err(e) = check_name_available(&name, consumer, &target_region, &same_name) {
+        pre.blockers.push(blocker(BlockerKind::Yours, e));
+    }
+
+    pre.blockers.sort_by_key(|b| b.kind);
+    pre.image = Some(image);
+    Ok(pre)
+}
+
+fn adopted_from(source_region: &Region, image_id: &ImageId) -> String {
+    format!("{source_region}/{image_id}")
+}
+
+/// Copies `image_id` (in `source_region`, shared with `consumer`) into `consumer`'s account,
+/// after [`preflight_adopt`] found nothing in the way, and waits until the copy is available.
+/// Refused with the first blocker's AWS error (every blocker in the message) before any
+/// CopyImage.
+pub async fn adopt(
+    connector: &dyn Connector,
+    consumer: &AccountId,
+    source_region: &Region,
+    image_id: &ImageId,
+    opts: AdoptOptions,
+) -> Result<Adopted> {
+    let pre = preflight_adopt(connector, consumer, source_region, image_id, &opts)
+        .await?
+        .into_result()?;
+    let Some(source) = pre.image else {
+        return Err(Error::workflow(format!(
+            "adopting {image_id}: the pre-flight saw no image; run it again"
+        )));
+    };
+    let dst = connector.ec2(consumer, &pre.target_region)?;
+    let adopted = |image: Image| Adopted {
+        image,
+        source_image: image_id.clone(),
+        source_region: source_region.clone(),
+        source_owner: source.owner.clone(),
+    };
+    if let Some(existing) = &pre.existing_copy {
+        tracing::info!(source = %image_id, copy = %existing, "already adopted; waiting for the earlier copy");
+        return wait_for_new_image(dst.as_ref(), existing, &opts.wait)
+            .await
+            .map(adopted);
+    }
+    let token = derived_token(
+        "adopt",
+        [
+            consumer.as_str(),
+            source_region.as_str(),
+            image_id.as_str(),
+            pre.target_region.as_str(),
+            pre.name.as_str(),
+            opts.kms_key.as_ref().map_or("", KmsKeyRef::as_str),
+        ],
+    )?;
+    let mut req = copy_request(source_region, image_id, &pre.name, &opts)
+        .client_token(token)
+        .tag(TAG_ADOPTED_FROM, adopted_from(source_region, image_id))
+        .tag(TAG_SOURCE_OWNER, source.owner.to_string());
+    for (k, v) in &opts.tags {
+        req = req.tag(k.clone(), v.clone());
+    }
+    let copy = retry_default("CopyImage", || dst.copy_image(req.clone())).await?;
+    tracing::info!(source = %image_id, copy = %copy, consumer = %consumer, region = %pre.target_region, "adoption copy started");
+    let image = wait_for_new_image(dst.as_ref(), &copy, &opts.wait).await?;
+    Ok(adopted(image))
+}

@@ -19,5 +19,6 @@ pub mod govern;
 pub mod journal;
 pub mod pipeline;
 pub mod retire;
+mod retry;
 pub mod share;
 pub mod wait;
