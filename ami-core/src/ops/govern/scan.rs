@@ -1,4 +1,4 @@
-//! The compliance scan: every instance (not terminated) of every account and Region in scope
+//! The compliance scan: every instance (not shutting down or terminated) of every account and Region in scope
 //! that runs an image the policy does not approve, with the reasons, like AWS Config's
 //! `approved-amis-by-tag` rule but across accounts and Regions in one pass.
 //!
@@ -94,7 +94,7 @@ pub struct ScopeError {
 pub struct ComplianceReport {
     /// The time the verdicts were evaluated at (read once from the connector's clock).
     pub evaluated_at: Timestamp,
-    /// How many instances (not terminated) were examined.
+    /// How many instances (not shutting down or terminated) were examined.
     pub instances_scanned: u64,
     /// How many distinct (account, Region, image) verdicts were computed.
     pub images_evaluated: u64,
@@ -125,7 +125,8 @@ impl ComplianceReport {
     }
 }
 
-/// Scans every account × Region of `scope` and reports each instance (not terminated) whose
+/// Scans every account × Region of `scope` and reports each instance (not shutting down or
+/// terminated) whose
 /// image `policy` does not approve, with the reasons.
 ///
 /// Calls that fail with a retryable error are retried with exponential backoff (on the tokio
@@ -192,7 +193,7 @@ impl ScopeScan<'_> {
             let unknown: BTreeSet<ImageId> = page
                 .items
                 .iter()
-                .filter(|i| i.state != InstanceState::Terminated)
+                .filter(|i| is_live(i.state))
                 .filter(|i| !self.verdicts.contains_key(&i.image_id))
                 .map(|i| i.image_id.clone())
                 .collect();
@@ -208,7 +209,7 @@ impl ScopeScan<'_> {
                 }
             }
             for inst in page.items {
-                if inst.state == InstanceState::Terminated {
+                if !is_live(inst.state) {
                     continue;
                 }
                 report.instances_scanned += 1;
@@ -269,6 +270,14 @@ impl ScopeScan<'_> {
         }
         Ok(out)
     }
+}
+
+/// Whether an instance counts: it is not shutting down or terminated.
+fn is_live(state: InstanceState) -> bool {
+    !matches!(
+        state,
+        InstanceState::ShuttingDown | InstanceState::Terminated
+    )
 }
 
 /// DescribeImages of up to [`IMAGE_BATCH`] ids. AWS fails the whole call when one id is
