@@ -539,6 +539,19 @@ fn copy_key_access() {
             grants: &no_grants,
         },
     ];
+    // A target key of the source Region is not usable in the destination Region.
+    let e = check_copy_keys(&ctx, Some(&target), &views).unwrap_err();
+    assert_eq!(e.code(), "NotFoundException");
+    assert!(e.message().contains("not in us-east-1"), "{}", e.message());
+    let mut target_key = target_key.clone();
+    target_key.region = other_region();
+    let views = [
+        views[0],
+        KeyView {
+            key: &target_key,
+            ..views[1]
+        },
+    ];
     let e = check_copy_keys(&ctx, Some(&target), &views).unwrap_err();
     assert_eq!(e.code(), "AccessDeniedException");
     let reason = copy_failure_reason(&e);

@@ -231,14 +231,27 @@ pub fn copy_encryption(
 /// The KMS access a copy needs, checked for the caller: the [`KmsAction::CONSUMER`] actions on
 /// every key of the source's snapshots, and on the target key when one is requested.
 ///
-/// `keys` must hold a view of each of those keys; a key missing from it gives
-/// `NotFoundException`. On AWS these failures are **asynchronous**: CopyImage returns an image
+/// `keys` must hold a view of each of those keys; a key missing from it, or a target key that
+/// is not in the destination Region, gives `NotFoundException`. On AWS these failures are **asynchronous**: CopyImage returns an image
 /// id and the image turns `failed` (see [`copy_failure_reason`]).
 pub fn check_copy_keys(
     ctx: &CopyContext<'_>,
     target_key: Option<&Encryption>,
     keys: &[KeyView<'_>],
 ) -> Result<()> {
+    if let Some(target) = target_key {
+        if let Some(view) = keys.iter().find(|v| v.key.arn == target.key) {
+            if &view.key.region != ctx.destination_region {
+                return Err(Error::from_code(
+                    "NotFoundException",
+                    format!(
+                        "Key '{}' is in {}, not in {} where the copy is made: name a key of the destination Region (a multi-Region key needs a replica there).",
+                        target.key, view.key.region, ctx.destination_region
+                    ),
+                ));
+            }
+        }
+    }
     let needed = ctx
         .source
         .kms_keys()
