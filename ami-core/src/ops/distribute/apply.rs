@@ -433,7 +433,7 @@ impl<'a> Run<'a> {
 }
 
 /// A run's KMS grant, named after the run so a rollback finds it again.
-fn grant_record(
+pub(super) fn grant_record(
     plan: &DistributionPlan,
     owner: &AccountId,
     region: &Region,

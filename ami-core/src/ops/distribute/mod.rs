@@ -99,7 +99,7 @@ pub struct DistributeOptions {
 impl Default for DistributeOptions {
     fn default() -> Self {
         DistributeOptions {
-            max_copies_per_region: 20,
+            max_copies_per_region: 50,
             failure_policy: FailurePolicy::Abort,
             retry: RetryPolicy::default(),
             copy_timeout: Duration::from_secs(6 * 3600),

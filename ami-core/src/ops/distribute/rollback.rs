@@ -6,7 +6,7 @@ use std::fmt;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use super::apply::Run;
+use super::apply::{grant_record, Run};
 use super::plan::{PlannedCopy, RUN_TAG};
 use super::progress::{DestProgress, Progress};
 use super::spec::Destination;
@@ -136,7 +136,20 @@ pub(super) async fn undo_destination(
             Err(e) => return Err(e),
         }
     }
-    let grants = revoke_grants(run, d, p.permissions.iter().flatten()).await?;
+    // The grants the run may have created for this copy, whether or not their creation was
+    // recorded (the names are derived from the run, so a lookup finds them).
+    let mut expected: Vec<GrantRecord> = p.permissions.iter().flatten().cloned().collect();
+    if p.image_id.is_some() || p.requested {
+        if let Some(key) = &copy.kms_key_arn {
+            for a in plan.grants_for(copy) {
+                let g = grant_record(plan, &d.account, &d.region, key, &a, "launch");
+                if !expected.contains(&g) {
+                    expected.push(g);
+                }
+            }
+        }
+    }
+    let grants = revoke_grants(run, d, expected.iter()).await?;
     run.append_plain(JournalEntry::RolledBack {
         destination: d.clone(),
         image_id: image_id.clone(),
@@ -241,13 +254,7 @@ async fn revoke_source_share(
     let mut grants = Vec::new();
     for key in plan.customer_source_keys() {
         for a in &pre.accounts {
-            grants.push(GrantRecord {
-                key_owner: src.account.clone(),
-                region: src.region.clone(),
-                key: key.clone(),
-                name: format!("{}-src-{a}", plan.run_id),
-                grantee: a.clone(),
-            });
+            grants.push(grant_record(plan, &src.account, &src.region, key, a, "src"));
         }
     }
     let n = revoke_grants(run, &here, grants.iter()).await?;
@@ -258,6 +265,8 @@ async fn revoke_source_share(
 /// copies included), and the sharing it added to the source. Anything the journal does not
 /// name is left alone. Running it again after a partial rollback finishes the job.
 ///
+/// An empty journal (a run that stopped before its first step) has nothing to undo.
+///
 /// Errors: if something cannot be removed (for instance a copy protected with a cooldown), the
 /// rest is still removed, and the error names what is left and when to run it again.
 pub async fn rollback(
@@ -267,10 +276,9 @@ pub async fn rollback(
 ) -> Result<RollbackReport> {
     let entries = journal.entries()?;
     let progress = Progress::from_entries(&entries)?;
+    // A journal without a run: the run stopped before its first step and made nothing.
     let Some(plan) = progress.plan.clone() else {
-        return Err(Error::Journal {
-            message: "the journal has no run_started entry: the run made nothing, there is nothing to roll back".into(),
-        });
+        return Ok(RollbackReport::default());
     };
     let mut report = RollbackReport {
         run_id: plan.run_id.clone(),
