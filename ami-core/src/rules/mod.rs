@@ -10,8 +10,8 @@
 //! |---|---|
 //! | who | [`Membership`], [`has_launch_permission`], [`check_owner`] |
 //! | KMS | [`KeyView`], [`key_allows`], [`check_key_access`] |
-//! | sharing | [`ShareContext`], [`launch_permissions_after`], [`parse_launch_permission_items`], [`launch_permissions_after_cancel`], [`launch_permissions_after_reset`] |
-//! | snapshots | [`snapshot_permissions_after`], [`can_read_snapshot`], [`check_delete_snapshot`] |
+//! | sharing | [`ShareContext`], [`launch_permissions_after`], [`ShareLimits`], [`parse_launch_permission_items`], [`launch_permissions_after_cancel`], [`launch_permissions_after_reset`] |
+//! | snapshots | [`snapshot_permissions_after`], [`can_read_snapshot`], [`check_delete_snapshot`], [`check_snapshot_owner`] |
 //! | creating | [`check_create_image`], [`create_lineage`] |
 //! | copying | [`CopyContext`], [`check_copy_image`], [`copy_encryption`], [`check_copy_keys`], [`copy_lineage`], [`copied_tags`] |
 //! | launching | [`LaunchContext`], [`check_launch`], [`check_launch_keys`] |
@@ -21,8 +21,15 @@
 //! | names | [`validate_image_name`], [`check_name_available`], [`validate_description`] |
 //! | describing | [`check_describe_images`], [`image_listed`] |
 //!
-//! Where the reference knows no AWS code for a refusal (deregistering a protected image, making
-//! a product-code image public, the sharing quotas), the function documents the code it chose.
+//! Where the reference knows no AWS code for a refusal, the function documents the code it
+//! chose: `OperationNotPermitted` to deregister a protected image or cancel the deprecation of
+//! a public one, `UnsupportedOperation` to make a product-code image public,
+//! `ResourceLimitExceeded` for the sharing quotas, `InvalidAMIID.Unavailable` to act on a
+//! disabled image, `InvalidParameterValue` for deprecation times out of range.
+//!
+//! KMS access is checked when a key is used (launch, copy), as EC2 does; on AWS those failures
+//! surface asynchronously, so [`copy_failure_reason`] and [`launch_failure_reason`] turn them
+//! into the state reason of the failed image or instance.
 //!
 //! # Example
 //!
