@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ami_core::{AccountId, OrganizationalUnitArn, Region, Result, VirtualClock};
+use ami_core::rules::Membership;
+use ami_core::{AccountId, OrganizationArn, OrganizationalUnitArn, Region, Result, VirtualClock};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::faults::FaultPlan;
 use crate::sim::{Inner, Sim};
-use crate::state::{err, Membership, State};
+use crate::state::{err, State};
 
 /// Quotas the simulator enforces, per account and Region (AWS's defaults unless changed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +114,12 @@ impl SimBuilder {
     /// An organization `o-...` whose management account is `management` (placed in its root).
     /// OUs and accounts added after it belong to it.
     pub fn organization(mut self, org_id: &str, management: &str) -> Self {
+        if let Ok(m) = AccountId::parse(management) {
+            if let Err(e) = OrganizationArn::new(&m, org_id) {
+                self.errors.push(e.to_string());
+                return self;
+            }
+        }
         self.orgs.push(OrgSpec {
             id: org_id.to_owned(),
             management: match AccountId::parse(management) {
@@ -251,19 +258,22 @@ impl SimBuilder {
         for (a, place) in raw_accounts {
             let account = AccountId::parse(&a)?;
             let membership = match place {
-                None => Membership::default(),
+                None => Membership::none(),
                 Some((org, ou)) => {
+                    let mgmt = orgs.get(&org).cloned().ok_or_else(|| {
+                        err(
+                            "InvalidParameterValue",
+                            format!("account {a} is placed in unknown organization {org}"),
+                        )
+                    })?;
                     let mut path = Vec::new();
                     let mut cur = ou;
                     while let Some(id) = cur {
-                        path.push(id.clone());
+                        path.push(OrganizationalUnitArn::new(&mgmt, &org, &id)?);
                         cur = self.ous.get(&id).and_then(|(_, p)| p.clone());
                     }
                     path.reverse();
-                    Membership {
-                        org: Some(org),
-                        ou_path: path,
-                    }
+                    Membership::of(OrganizationArn::new(&mgmt, &org)?, path)
                 }
             };
             accounts.insert(account, membership);

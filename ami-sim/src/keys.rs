@@ -2,6 +2,7 @@
 //! use-time access checks across accounts (key policy and grants).
 
 use ami_core::model::{KeyState, KmsAction};
+use ami_core::rules::{self, KeyView};
 use ami_core::{
     AccountId, Encryption, Error, KeyManager, KmsKey, KmsKeyRef, KmsKeyRefKind, Region,
     StateReason, Timestamp,
@@ -103,30 +104,19 @@ impl State {
         }
     }
 
-    /// Whether `account` may perform `action` with the key, by key policy or grant.
-    pub fn key_allows(&self, key_id: &str, account: &AccountId, action: KmsAction) -> bool {
-        let Some(k) = self.keys.get(key_id) else {
-            return false;
-        };
-        if k.key.state != KeyState::Enabled {
-            return false;
-        }
-        if k.key.manager == KeyManager::Aws {
-            // AWS: §3 "Encryption rules": an AWS managed key serves only its own account.
-            return k.key.owner == *account;
-        }
-        k.policy.allows(account, self.org_of(account), action)
-            || k.grants
-                .iter()
-                .any(|g| g.grantee == *account && g.operations.contains(&action))
+    /// Everything that decides who may use a key, as the rules take it.
+    pub fn key_view(&self, key_id: &str) -> Option<KeyView<'_>> {
+        self.keys.get(key_id).map(|k| KeyView {
+            key: &k.key,
+            policy: &k.policy,
+            grants: &k.grants,
+        })
     }
 
-    /// Whether `account` may use the key for EBS on its behalf: AWS: §3 "Encryption rules"
-    /// (DescribeKey, CreateGrant, Decrypt, ReEncrypt*, GenerateDataKey*).
-    pub fn can_use_key_for_ebs(&self, key_id: &str, account: &AccountId) -> bool {
-        KmsAction::CONSUMER
-            .iter()
-            .all(|a| self.key_allows(key_id, account, *a))
+    /// Whether `account` may perform `action` with the key, by key policy or grant.
+    pub fn key_allows(&self, key_id: &str, account: &AccountId, action: KmsAction) -> bool {
+        self.key_view(key_id)
+            .is_some_and(|v| rules::key_allows(v, account, &self.membership(account), action))
     }
 
     /// The key id behind an [`Encryption`] of a volume or snapshot.
@@ -150,35 +140,23 @@ impl State {
     }
 
     /// Why a pending image cannot complete because of a KMS key, if it cannot.
+    ///
+    /// AWS: §4 "Encryption": key access of a copy is validated asynchronously; the image turns
+    /// `failed` with a state reason.
     pub fn kms_check_failure(&self, check: &KmsCheck) -> Option<StateReason> {
-        match &check.key {
-            Err(reference) => Some(StateReason {
-                code: "Client.InvalidKMSKey.NotFound".into(),
-                message: format!(
-                    "Copy image failed: KMS key {reference} does not exist in this Region or \
-                     cannot be named by account {}; use a key ARN of a key in the destination \
-                     Region",
-                    check.account
-                ),
-            }),
-            Ok(id) if !self.can_use_key_for_ebs(id, &check.account) => {
-                let arn = self
-                    .keys
-                    .get(id)
-                    .map(|k| k.key.arn.to_string())
-                    .unwrap_or_else(|| id.clone());
-                Some(StateReason {
-                    code: "Client.InternalError".into(),
-                    message: format!(
-                        "Copy image failed with an internal error: account {} is not allowed \
-                         to use KMS key {arn} (it needs kms:DescribeKey, kms:CreateGrant, \
-                         kms:Decrypt, kms:ReEncrypt* and kms:GenerateDataKey* through the key \
-                         policy or a grant)",
-                        check.account
-                    ),
-                })
+        let e = match &check.key {
+            Err(reference) => Self::key_not_found(reference),
+            Ok(id) => {
+                let view = self.key_view(id)?;
+                rules::check_key_access(
+                    view,
+                    &check.account,
+                    &self.membership(&check.account),
+                    &KmsAction::CONSUMER,
+                )
+                .err()?
             }
-            Ok(_) => None,
-        }
+        };
+        Some(rules::copy_failure_reason(&e))
     }
 }

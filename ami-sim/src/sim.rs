@@ -169,14 +169,9 @@ impl Sim {
     /// The ARN of a simulated OU (`ou-...`), to share images with it and its nested OUs.
     pub fn organizational_unit_arn(&self, ou_id: &str) -> Option<OrganizationalUnitArn> {
         let st = self.lock();
-        let org = st
-            .accounts
-            .values()
-            .find(|m| m.ou_path.iter().any(|o| o == ou_id))
-            .and_then(|m| m.org.clone())
-            .or_else(|| st.ou_orgs.get(ou_id).cloned())?;
-        let mgmt = st.orgs.get(&org)?;
-        OrganizationalUnitArn::new(mgmt, &org, ou_id).ok()
+        let org = st.ou_orgs.get(ou_id)?;
+        let mgmt = st.orgs.get(org)?;
+        OrganizationalUnitArn::new(mgmt, org, ou_id).ok()
     }
 
     /// An Amazon catalogue image in `region` by catalogue name (`al2023`, `al2023-arm64`,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ami_core::model::{BlockPublicAccessState, Grant, KeyPolicy, SnapshotState};
+use ami_core::rules::{self, Membership};
 use ami_core::{
     AccountId, CreateVolumePermission, Error, Image, ImageId, ImageState, Instance, InstanceId,
     InstanceState, KmsKey, LaunchGuard, LaunchPermission, ProductCode, Region, Snapshot,
@@ -16,15 +17,6 @@ use rand_chacha::ChaCha8Rng;
 use crate::builder::Quotas;
 use crate::faults::{FaultPlan, Outage, ScriptedFault};
 use crate::log::Call;
-
-/// Where an account sits in its organization.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Membership {
-    /// The organization id (`o-...`), if in one.
-    pub org: Option<String>,
-    /// The OU ids from the top OU down to the account's own OU (empty: the org root).
-    pub ou_path: Vec<String>,
-}
 
 /// An image and what only the simulator knows about it.
 #[derive(Debug, Clone)]
@@ -129,6 +121,7 @@ pub(crate) struct TokenRec {
 pub(crate) struct State {
     pub rng: ChaCha8Rng,
     pub regions: BTreeSet<Region>,
+    /// Every account and where it sits in its organization (whole OU path).
     pub accounts: BTreeMap<AccountId, Membership>,
     /// Organization id → management account.
     pub orgs: BTreeMap<String, AccountId>,
@@ -328,51 +321,41 @@ impl State {
         }
     }
 
-    // ---- organizations ---------------------------------------------------------------------
+    // ---- organizations and access ----------------------------------------------------------
 
-    pub fn org_of(&self, account: &AccountId) -> Option<&str> {
-        self.accounts.get(account).and_then(|m| m.org.as_deref())
+    /// The account's organization and OU path (none for an unknown or standalone account).
+    pub fn membership(&self, account: &AccountId) -> Membership {
+        self.accounts.get(account).cloned().unwrap_or_default()
     }
 
-    /// Whether `account` may launch `rec` by its launch permissions (ownership aside).
-    pub fn granted(&self, rec: &ImageRec, account: &AccountId) -> bool {
-        let m = self.accounts.get(account);
-        rec.perms.iter().any(|p| match p {
-            LaunchPermission::Public => true,
-            LaunchPermission::Account(a) => a == account,
-            // AWS: §3 "Organization and OU ARNs": an org share covers every account of the org.
-            LaunchPermission::Organization(o) => {
-                m.and_then(|m| m.org.as_deref()) == Some(o.org_id())
-            }
-            // AWS: §3 "Sharing with an OU covers all nested OUs and accounts."
-            LaunchPermission::OrganizationalUnit(ou) => m.is_some_and(|m| {
-                m.org.as_deref() == Some(ou.org_id()) && m.ou_path.iter().any(|x| x == ou.ou_id())
-            }),
-        })
+    /// The launch permissions of an image, as the rules take them.
+    pub fn perms_of(rec: &ImageRec) -> Vec<LaunchPermission> {
+        rec.perms.iter().cloned().collect()
     }
 
-    /// Whether `account` owns or may launch `rec`.
+    /// Whether `account` owns or may launch `rec` (explicit, org, nested OU or public grant).
     pub fn can_launch(&self, rec: &ImageRec, account: &AccountId) -> bool {
-        rec.image.owner == *account || self.granted(rec, account)
+        rules::has_launch_permission(
+            &rec.image,
+            &Self::perms_of(rec),
+            account,
+            &self.membership(account),
+        )
+    }
+
+    /// Whether `account` has the image through a share (explicit, org, OU), not ownership or
+    /// public access.
+    pub fn shared_with(&self, rec: &ImageRec, account: &AccountId) -> bool {
+        let m = self.membership(account);
+        rec.perms
+            .iter()
+            .any(|p| *p != LaunchPermission::Public && rules::permission_covers(p, account, &m))
     }
 
     /// Whether `account` may read (create volumes from, copy) the snapshot.
     pub fn can_read_snapshot(&self, rec: &SnapRec, account: &AccountId) -> bool {
-        rec.snap.owner == *account
-            || rec.perms.contains(&CreateVolumePermission::Public)
-            || rec
-                .perms
-                .contains(&CreateVolumePermission::Account(account.clone()))
-    }
-
-    /// The images (not deregistered) whose block devices use `snap`.
-    pub fn images_using(&self, snap: &SnapshotId) -> Vec<ImageId> {
-        self.images
-            .values()
-            .filter(|r| r.image.state != ImageState::Deregistered)
-            .filter(|r| r.image.snapshot_ids().contains(&snap))
-            .map(|r| r.image.id.clone())
-            .collect()
+        let perms: Vec<CreateVolumePermission> = rec.perms.iter().cloned().collect();
+        rules::can_read_snapshot(&rec.snap.owner, &perms, account)
     }
 
     pub fn bpa_state(&self, account: &AccountId, region: &Region) -> BlockPublicAccessState {

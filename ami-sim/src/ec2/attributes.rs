@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use ami_core::api::PermissionChanges;
 use ami_core::model::BlockPublicAccessState;
-use ami_core::{
-    DeregistrationProtection, ImageId, ImageState, KeyManager, LaunchPermission, Result, Timestamp,
-};
+use ami_core::rules::{self, ShareContext};
+use ami_core::{ImageId, ImageState, LaunchPermission, Result, Timestamp};
 
 use super::instances::image_not_found;
 use crate::sim::Ctx;
@@ -25,19 +24,17 @@ fn unavailable(id: &ImageId, state: ImageState) -> ami_core::Error {
 }
 
 impl State {
-    fn owned_image_mut(&mut self, cx: &Ctx, id: &ImageId) -> Result<&mut ImageRec> {
-        self.owned_image(cx, id)?;
-        self.images.get_mut(id).ok_or_else(|| image_not_found(id))
+    /// A visible image the caller owns, for the owner-only calls: `InvalidAMIID.NotFound` if
+    /// it cannot see it, `AuthFailure` if it only may launch it.
+    fn owned_for(&self, cx: &Ctx, id: &ImageId, action: &str) -> Result<&ImageRec> {
+        let r = self.visible_image(cx, id)?;
+        // AWS: §3 "Ownership and usage": owner-only calls by a grantee get AuthFailure.
+        rules::check_owner(&cx.account, &r.image, action)?;
+        Ok(r)
     }
 
-    /// An owned image that is not deregistered (or failed).
-    fn modifiable(&mut self, cx: &Ctx, id: &ImageId) -> Result<&mut ImageRec> {
-        let r = self.owned_image_mut(cx, id)?;
-        // AWS: §3 "Validation errors": a deregistered image is InvalidAMIID.Unavailable.
-        if matches!(r.image.state, ImageState::Deregistered | ImageState::Failed) {
-            return Err(unavailable(id, r.image.state));
-        }
-        Ok(r)
+    fn image_mut(&mut self, id: &ImageId) -> Result<&mut ImageRec> {
+        self.images.get_mut(id).ok_or_else(|| image_not_found(id))
     }
 
     pub(crate) fn describe_launch_permissions(
@@ -45,8 +42,8 @@ impl State {
         cx: &Ctx,
         id: &ImageId,
     ) -> Result<Vec<LaunchPermission>> {
-        let r = self.owned_image(cx, id)?;
-        Ok(r.perms.iter().cloned().collect())
+        let r = self.owned_for(cx, id, "describe its launch permissions")?;
+        Ok(Self::perms_of(r))
     }
 
     pub(crate) fn modify_launch_permissions(
@@ -55,143 +52,77 @@ impl State {
         id: &ImageId,
         changes: PermissionChanges<LaunchPermission>,
     ) -> Result<()> {
-        let bpa = self.bpa_state(&cx.account, &cx.region);
-        let public_count = self
+        let r = self.visible_image(cx, id)?;
+        let public_others = self
             .images
             .values()
-            .filter(|r| {
-                r.image.owner == cx.account && r.image.region == cx.region && r.image.public
+            .filter(|o| {
+                o.image.owner == cx.account
+                    && o.image.region == cx.region
+                    && o.image.public
+                    && o.image.id != *id
             })
             .count();
-        let quota_public = self.quotas.public_images;
-        let quota_entities = self.quotas.sharing_entities;
-        let r = self.modifiable(cx, id)?;
-        if !changes.add.is_empty() {
-            // AWS: §1 "DisableImage": a disabled image can't be shared (code undocumented).
-            if r.image.state == ImageState::Disabled {
-                return Err(unavailable(id, r.image.state));
-            }
-            let adds_public = changes.add.contains(&LaunchPermission::Public);
-            if adds_public {
-                // AWS: §3 "Encryption rules": encrypted images can't be made public.
-                if r.image.is_encrypted() {
-                    return Err(err(
-                        "UnsupportedOperation",
-                        "Encrypted snapshots can’t be shared publicly. Specify another snapshot.",
-                    ));
-                }
-                // AWS: §3 "Product codes": images with product codes can't be made public
-                // (code undocumented).
-                if !r.image.product_codes.is_empty() {
-                    return Err(err(
-                        "InvalidParameter",
-                        format!(
-                            "Image {id} has product codes and can't be made public; share it \
-                             with accounts instead"
-                        ),
-                    ));
-                }
-                // AWS: §3 "Block public access".
-                if bpa == BlockPublicAccessState::BlockNewSharing && !r.image.public {
-                    return Err(err(
-                        "OperationNotPermitted",
-                        "You can’t publicly share this image because block public access for AMIs is enabled for this account. To publicly share the image, you must call the DisableImageBlockPublicAccess API.",
-                    ));
-                }
-                // AWS: §3 "Limits": 5 public AMIs per Region (code undocumented).
-                if !r.image.public && public_count >= quota_public {
-                    return Err(err(
-                        "ResourceLimitExceeded",
-                        format!(
-                            "account {} already has {public_count} public images in {}, the \
-                             quota; make one private first",
-                            cx.account, cx.region
-                        ),
-                    ));
-                }
-            }
-            // AWS: §3 "Encryption rules": AWS-managed-key snapshots can't be shared at all.
-            if r.image.block_devices.iter().any(|d| {
-                d.encryption
-                    .as_ref()
-                    .is_some_and(|e| e.manager == KeyManager::Aws)
-            }) {
-                return Err(err(
-                    "InvalidParameter",
-                    "Snapshots encrypted with the AWS Managed CMK can’t be shared. Specify another snapshot.",
-                ));
-            }
-            let entities = r
-                .perms
-                .iter()
-                .chain(changes.add.iter())
-                .filter(|p| **p != LaunchPermission::Public)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len();
-            if entities > quota_entities {
-                // AWS: §3 "Limits": 1,000 sharing entities per AMI (code undocumented).
-                return Err(err(
-                    "ResourceLimitExceeded",
-                    format!(
-                        "Image {id} would be shared with {entities} accounts, organizations and \
-                         OUs; the limit is {quota_entities}. Share with an organization or OU \
-                         instead"
-                    ),
-                ));
-            }
+        let current = Self::perms_of(r);
+        let ctx = ShareContext {
+            caller: &cx.account,
+            image: &r.image,
+            current_permissions: &current,
+            block_public_access: self.bpa_state(&cx.account, &cx.region),
+            public_images_in_region: public_others,
+        };
+        // AWS: §3 "Sharing": owner only, available only, encrypted never public, AWS managed
+        // key never shared, block public access, 5 public images, 1,000 sharing entities.
+        let after = rules::launch_permissions_after(&ctx, &changes)?;
+        let quota = self.quotas.sharing_entities;
+        let targets = rules::share_target_count(after.iter());
+        if targets > quota {
+            return Err(err(
+                "ResourceLimitExceeded",
+                format!("Image {id} would be shared with {targets} accounts, organizations and OUs; this simulator's quota is {quota}"),
+            ));
         }
-        for p in &changes.add {
-            r.perms.insert(p.clone());
+        let public_quota = self.quotas.public_images;
+        let becomes_public = after.contains(&LaunchPermission::Public) && !r.image.public;
+        if becomes_public && public_others >= public_quota {
+            return Err(err(
+                "ResourceLimitExceeded",
+                format!("Account {} already has {public_others} public images in {}, this simulator's quota", cx.account, cx.region),
+            ));
         }
-        // AWS: §3: removing an account that has access through an org/OU changes nothing.
-        for p in &changes.remove {
-            r.perms.remove(p);
-        }
-        let now_public = r.perms.contains(&LaunchPermission::Public);
-        if now_public && !r.image.public && r.image.deprecation_time.is_none() {
+        let r = self.image_mut(id)?;
+        r.perms = after.into_iter().collect();
+        r.image.public = r.perms.contains(&LaunchPermission::Public);
+        if becomes_public {
             // AWS: §6 "Deprecation": public images get creation + 2 years by default.
-            r.image.deprecation_time = Some(
-                r.image
-                    .creation_time
-                    .add(Duration::from_secs(2 * 365 * 86_400)),
-            );
+            r.image.deprecation_time = Some(rules::deprecation_when_public(&r.image));
         }
-        r.image.public = now_public;
         Ok(())
     }
 
     pub(crate) fn reset_launch_permissions(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
-        let r = self.modifiable(cx, id)?;
+        let r = self.visible_image(cx, id)?;
         // AWS: §3 "ResetImageAttribute": removes every public and explicit permission.
-        r.perms.clear();
+        let after = rules::launch_permissions_after_reset(&cx.account, &r.image)?;
+        let r = self.image_mut(id)?;
+        r.perms = after.into_iter().collect();
         r.image.public = false;
         Ok(())
     }
 
     pub(crate) fn cancel_image_launch_permission(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
-        let me = LaunchPermission::Account(cx.account.clone());
-        match self.images.get_mut(id) {
-            Some(r)
-                if r.image.region == cx.region
-                    && r.visible_at <= cx.now
-                    && r.image.owner != cx.account
-                    && r.perms.contains(&me) =>
-            {
-                // AWS: §3 "CancelImageLaunchPermission": removes only the caller's explicit
-                // grant; org/OU and public access stay.
-                r.perms.remove(&me);
-                Ok(())
-            }
-            Some(r) if r.image.region == cx.region && r.image.owner == cx.account => Err(err(
-                "InvalidParameterValue",
-                format!(
-                    "Image {id} is owned by account {}; CancelImageLaunchPermission is for \
-                     accounts it is shared with",
-                    cx.account
-                ),
-            )),
-            _ => Err(image_not_found(id)),
-        }
+        let r = self.visible_image(cx, id)?;
+        // AWS: §3 "CancelImageLaunchPermission": removes only the caller's explicit grant;
+        // org/OU and public access stay.
+        let after = rules::launch_permissions_after_cancel(
+            &cx.account,
+            &self.membership(&cx.account),
+            &r.image,
+            &Self::perms_of(r),
+        )?;
+        let r = self.image_mut(id)?;
+        r.perms = after.into_iter().collect();
+        Ok(())
     }
 
     pub(crate) fn modify_image_description(
@@ -200,14 +131,12 @@ impl State {
         id: &ImageId,
         description: String,
     ) -> Result<()> {
-        if description.chars().count() > 255 {
-            return Err(err(
-                "InvalidParameterValue",
-                "The description is longer than 255 characters",
-            ));
+        let r = self.owned_for(cx, id, "change its description")?;
+        if r.image.state == ImageState::Deregistered {
+            return Err(unavailable(id, r.image.state));
         }
-        let r = self.modifiable(cx, id)?;
-        r.image.description = Some(description);
+        rules::validate_description(&description)?;
+        self.image_mut(id)?.image.description = Some(description);
         Ok(())
     }
 
@@ -217,37 +146,18 @@ impl State {
         id: &ImageId,
         at: Timestamp,
     ) -> Result<()> {
-        let now = cx.now;
-        let r = self.modifiable(cx, id)?;
+        let r = self.visible_image(cx, id)?;
         // AWS: §6 "Deprecation": rounded to the minute, not in the past, at most 10 years
         // ahead (2 years after creation for public images).
-        let at = at.round_to_minute();
-        if at < now.sub(Duration::from_secs(60)) {
-            return Err(err(
-                "InvalidParameterValue",
-                format!("The deprecation time {at} is in the past; choose a future time"),
-            ));
-        }
-        let max = if r.image.public {
-            r.image
-                .creation_time
-                .add(Duration::from_secs(2 * 365 * 86_400))
-        } else {
-            now.add(Duration::from_secs(10 * 365 * 86_400))
-        };
-        if at > max {
-            return Err(err(
-                "InvalidParameterValue",
-                format!("The deprecation time {at} is later than the maximum {max}"),
-            ));
-        }
-        r.image.deprecation_time = Some(at);
+        let at = rules::deprecation_time(&cx.account, &r.image, at, cx.now)?;
+        self.image_mut(id)?.image.deprecation_time = Some(at);
         Ok(())
     }
 
     pub(crate) fn disable_image_deprecation(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
-        let r = self.modifiable(cx, id)?;
-        r.image.deprecation_time = None;
+        let r = self.visible_image(cx, id)?;
+        rules::check_disable_deprecation(&cx.account, &r.image)?;
+        self.image_mut(id)?.image.deprecation_time = None;
         Ok(())
     }
 
@@ -257,12 +167,12 @@ impl State {
         id: &ImageId,
         with_cooldown: bool,
     ) -> Result<()> {
-        let r = self.modifiable(cx, id)?;
-        r.image.deregistration_protection = if with_cooldown {
-            DeregistrationProtection::EnabledWithCooldown
-        } else {
-            DeregistrationProtection::Enabled
-        };
+        let r = self.owned_for(cx, id, "protect it from deregistration")?;
+        if r.image.state == ImageState::Deregistered {
+            return Err(unavailable(id, r.image.state));
+        }
+        self.image_mut(id)?.image.deregistration_protection =
+            rules::protection_after_enable(with_cooldown);
         Ok(())
     }
 
@@ -271,47 +181,33 @@ impl State {
         cx: &Ctx,
         id: &ImageId,
     ) -> Result<()> {
-        let now = cx.now;
-        let r = self.modifiable(cx, id)?;
+        let r = self.owned_for(cx, id, "lift its deregistration protection")?;
+        if r.image.state == ImageState::Deregistered {
+            return Err(unavailable(id, r.image.state));
+        }
         // AWS: §6 "Deregistration protection": with cooldown, protection lasts 24 h after it
         // is disabled.
-        r.image.deregistration_protection = match r.image.deregistration_protection {
-            DeregistrationProtection::EnabledWithCooldown => {
-                DeregistrationProtection::DisabledAfter(now.add(Duration::from_secs(86_400)))
-            }
-            DeregistrationProtection::DisabledAfter(t) if t > now => {
-                DeregistrationProtection::DisabledAfter(t)
-            }
-            _ => DeregistrationProtection::Disabled,
-        };
+        let after = rules::protection_after_disable(r.image.deregistration_protection, cx.now);
+        self.image_mut(id)?.image.deregistration_protection = after;
         Ok(())
     }
 
     pub(crate) fn disable_image(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
-        let r = self.modifiable(cx, id)?;
-        if r.image.state != ImageState::Available {
-            return Err(unavailable(id, r.image.state));
-        }
+        let r = self.visible_image(cx, id)?;
+        let next = rules::check_disable_image(&cx.account, &r.image)?;
         // AWS: §1 "DisableImage": removes all launch permissions; the image becomes private.
-        r.image.state = ImageState::Disabled;
+        let r = self.image_mut(id)?;
+        r.image.state = next;
         r.perms.clear();
         r.image.public = false;
         Ok(())
     }
 
     pub(crate) fn enable_image(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
-        let r = self.modifiable(cx, id)?;
-        if r.image.state != ImageState::Disabled {
-            return Err(err(
-                "IncorrectState",
-                format!(
-                    "Image {id} is {}, not disabled; only a disabled image can be enabled",
-                    r.image.state
-                ),
-            ));
-        }
+        let r = self.visible_image(cx, id)?;
         // AWS: §1 "EnableImage": former grantees do not get access back.
-        r.image.state = ImageState::Available;
+        let next = rules::check_enable_image(&cx.account, &r.image)?;
+        self.image_mut(id)?.image.state = next;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! and pagination in a stable order.
 
 use ami_core::api::{DescribeImagesRequest, ExecutableBy, Filter, Owner, Page};
+use ami_core::rules;
 use ami_core::{Image, ImageId, ImageState, LaunchPermission, Result, Tags};
 
 use crate::sim::Ctx;
@@ -189,13 +190,6 @@ impl State {
         i
     }
 
-    /// Whether `account` has the image through a share (explicit, org, OU), public aside.
-    fn shared_with(&self, rec: &ImageRec, account: &ami_core::AccountId) -> bool {
-        let mut r = rec.clone();
-        r.perms.remove(&LaunchPermission::Public);
-        self.granted(&r, account)
-    }
-
     pub(crate) fn describe_images(
         &mut self,
         cx: &Ctx,
@@ -204,17 +198,7 @@ impl State {
         check_filters(&req.filters, IMAGE_FILTERS)?;
         // AWS: §1 "Visibility of deregistered and disabled AMIs": filtering on
         // state=disabled needs IncludeDisabled.
-        if !req.include_disabled
-            && req
-                .filters
-                .iter()
-                .any(|f| f.name == "state" && f.values.iter().any(|v| v == "disabled"))
-        {
-            return Err(err(
-                "InvalidParameter",
-                "When filtering by the 'disabled' state, 'IncludeDisabled' must be set to 'true' in the request.",
-            ));
-        }
+        rules::check_describe_images(&req)?;
         let by_id = !req.image_ids.is_empty();
         let mut missing: Vec<&ImageId> = Vec::new();
         for id in &req.image_ids {
@@ -256,17 +240,22 @@ impl State {
             if i.region != cx.region || r.visible_at > cx.now || !seen.insert(i.id.clone()) {
                 continue;
             }
-            if !self.can_launch(r, me) {
-                continue;
-            }
-            match i.state {
-                ImageState::Deregistered if !by_id => continue,
-                ImageState::Disabled if !req.include_disabled => continue,
-                _ => {}
-            }
-            // AWS: §5 "IncludeDeprecated": deprecated images of others are hidden unless asked
-            // for or named by id; the caller's own always appear.
-            if i.owner != *me && i.is_deprecated_at(cx.now) && !req.include_deprecated && !by_id {
+            // AWS: §1 and §5: deregistered images show only briefly when named by id; disabled
+            // ones only to their owner with IncludeDisabled; deprecated images of others only
+            // with IncludeDeprecated or by id.
+            let listed = if i.state == ImageState::Deregistered {
+                by_id && i.owner == *me
+            } else {
+                rules::image_listed(
+                    i,
+                    &Self::perms_of(r),
+                    me,
+                    &self.membership(me),
+                    &req,
+                    cx.now,
+                )
+            };
+            if !listed {
                 continue;
             }
             if !req.owners.is_empty()

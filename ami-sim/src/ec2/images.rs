@@ -7,10 +7,12 @@ use std::time::Duration;
 use ami_core::api::{
     CopyImageRequest, CreateImageRequest, DeregisterImageRequest, RegisterImageRequest,
 };
+use ami_core::lifecycle::create_image_effect;
 use ami_core::model::{DeleteSnapshotOutcome, DeleteSnapshotResult, SnapshotState};
+use ami_core::rules::{self, CopyContext, CopyEncryption};
 use ami_core::{
-    AccountId, BlockDevice, DeregistrationProtection, Encryption, Image, ImageId, ImageState,
-    InstanceState, KeyManager, Region, Result, Snapshot, SnapshotId, StateReason, Tags,
+    AccountId, BlockDevice, CreateVolumePermission, DeregistrationProtection, Encryption, Image,
+    ImageId, ImageState, KeyManager, Region, Result, Snapshot, SnapshotId, StateReason, Tags,
 };
 
 use super::instances::image_not_found;
@@ -22,37 +24,13 @@ fn build_time(base_secs: u64, per_gib_secs: u64, gib: u32) -> Duration {
     Duration::from_secs(base_secs + per_gib_secs * u64::from(gib))
 }
 
-/// AWS: §1 "Name": 3–128 characters of `[A-Za-z0-9 ()[]./-'@_]`.
-pub(crate) fn validate_name(name: &str) -> Result<()> {
-    let ok_len = (3..=128).contains(&name.chars().count());
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || " ()[]./-'@_".contains(c));
-    if ok_len && ok_chars {
-        Ok(())
-    } else {
-        Err(err(
-            "InvalidAMIName.Malformed",
-            format!(
-                "AMI names must be between 3 and 128 characters long, and may contain letters, \
-                 numbers, '(', ')', '.', '-', '/', '[', ']', '@', ''' and '_'; got {:?}",
-                name.chars().take(200).collect::<String>()
-            ),
-        ))
-    }
+fn validate_name(name: &str) -> Result<()> {
+    // AWS: §1 "Name": 3–128 characters of `[A-Za-z0-9 ()[]./-'@_]`.
+    rules::validate_image_name(name)
 }
 
 fn validate_description(d: &Option<String>) -> Result<()> {
-    match d {
-        Some(d) if d.chars().count() > 255 => Err(err(
-            "InvalidParameterValue",
-            format!(
-                "The description is {} characters long; AWS allows at most 255",
-                d.chars().count()
-            ),
-        )),
-        _ => Ok(()),
-    }
+    d.as_deref().map_or(Ok(()), rules::validate_description)
 }
 
 pub(crate) fn validate_tags(tags: &Tags, limit: usize) -> Result<()> {
@@ -85,18 +63,12 @@ pub(crate) fn validate_tags(tags: &Tags, limit: usize) -> Result<()> {
 impl State {
     /// `InvalidAMIName.Duplicate` if the account already has a registered image of that name.
     fn check_name_free(&self, account: &AccountId, region: &Region, name: &str) -> Result<()> {
-        if let Some(r) = self.images.values().find(|r| {
-            r.image.owner == *account
-                && r.image.region == *region
-                && r.image.name == name
-                && r.image.state != ImageState::Deregistered
-        }) {
-            return Err(err(
-                "InvalidAMIName.Duplicate",
-                format!("AMI name {name} is already in use by AMI {}", r.image.id),
-            ));
-        }
-        Ok(())
+        rules::check_name_available(
+            name,
+            account,
+            region,
+            self.images.values().map(|r| &r.image),
+        )
     }
 
     fn check_image_quota(&self, account: &AccountId, region: &Region) -> Result<()> {
@@ -236,19 +208,9 @@ impl State {
                 ))
             }
         };
-        // AWS: §1 "Instance states and CreateImage": running, stopping or stopped only.
-        if !matches!(
-            inst.inst.state,
-            InstanceState::Running | InstanceState::Stopping | InstanceState::Stopped
-        ) {
-            return Err(err(
-                "InvalidParameterValue",
-                format!(
-                    "Invalid value '{}' for instanceId. Instance is not in state 'running' or 'stopping' or 'stopped'",
-                    req.instance_id
-                ),
-            ));
-        }
+        // AWS: §1 "Instance states and CreateImage": running, stopping or stopped only; a
+        // running instance is rebooted unless NoReboot.
+        let effect = create_image_effect(&req.instance_id, inst.inst.state, req.no_reboot)?;
         if req.no_reboot {
             let pending_from_instance = self
                 .images
@@ -279,12 +241,15 @@ impl State {
         };
         // AWS: §1 "NoReboot=false": the instance is rebooted first, so buffered data reaches
         // the volumes; with NoReboot the snapshots are crash-consistent (flushed data only).
-        if !req.no_reboot && inst.inst.state == InstanceState::Running {
+        if effect.flushes_buffered_writes() {
             for d in &mut inst.data {
                 d.flush();
             }
         }
         let inst = inst.clone();
+        if effect.reboots() {
+            self.reboot_for_image(&inst.inst.id, cx.now);
+        }
         let mut devices = Vec::new();
         let mut total = 0u32;
         // AWS: §2 "Snapshots": one snapshot per attached EBS volume.
@@ -383,80 +348,41 @@ impl State {
         if let Some(id) = self.replay(&token_key, &fingerprint)? {
             return Ok(id);
         }
-        validate_name(&req.name)?;
-        validate_description(&req.description)?;
         validate_tags(&req.image_tags, self.quotas.tags_per_resource)?;
         let src = match self.images.get(&req.source_image_id) {
             Some(r)
                 if r.image.region == req.source_region
                     && r.visible_at <= cx.now
-                    && self.can_launch(r, &cx.account)
                     && r.image.state != ImageState::Deregistered =>
             {
                 r.clone()
             }
             _ => return Err(image_not_found(&req.source_image_id)),
         };
-        if src.image.state != ImageState::Available {
-            return Err(err(
-                "InvalidAMIID.Unavailable",
-                format!(
-                    "The image id '[{}]' is not available for copying: it is {}",
-                    src.image.id, src.image.state
-                ),
-            ));
-        }
-        let cross_account = src.image.owner != cx.account;
-        if cross_account {
-            // AWS: §4 "Cross-account copy": Marketplace images cannot be copied to another
-            // account.
-            if src.image.is_marketplace() {
-                return Err(err(
-                    "InvalidRequest",
-                    "Images from AWS Marketplace cannot be copied to another AWS account.",
-                ));
-            }
-            if !src.image.product_codes.is_empty() {
-                return Err(err(
-                    "InvalidRequest",
-                    "Images with EC2 BillingProduct codes cannot be copied to another AWS account.",
-                ));
-            }
-            // AWS: §4 "Cross-account copy": read permission on every backing snapshot.
-            for s in src.image.snapshot_ids() {
-                let readable = self
-                    .snapshots
+        let membership = self.membership(&cx.account);
+        let source_permissions = Self::perms_of(&src);
+        let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = src
+            .image
+            .snapshot_ids()
+            .into_iter()
+            .filter_map(|s| {
+                self.snapshots
                     .get(s)
-                    .is_some_and(|sr| self.can_read_snapshot(sr, &cx.account));
-                if !readable {
-                    return Err(err(
-                        "InvalidRequest",
-                        "You do not have permission to access the storage of this ami",
-                    ));
-                }
-            }
-        }
-        // AWS: §4 "Encryption": encrypted → unencrypted is refused.
-        if req.encrypted == Some(false) {
-            if let Some(d) = src
-                .image
-                .block_devices
-                .iter()
-                .find(|d| d.encryption.is_some())
-            {
-                let snap = d
-                    .snapshot_id
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                return Err(err(
-                    "InvalidRequest",
-                    format!(
-                        "Snapshot {snap} is encrypted. Creating an unencrypted copy from an encrypted snapshot is not supported."
-                    ),
-                ));
-            }
-        }
+                    .map(|r| (s.clone(), r.perms.iter().cloned().collect()))
+            })
+            .collect();
+        let copy_ctx = CopyContext {
+            caller: &cx.account,
+            membership: &membership,
+            destination_region: &cx.region,
+            source: &src.image,
+            source_permissions: &source_permissions,
+            snapshot_permissions: &snapshot_permissions,
+        };
+        // AWS: §4 "Cross-account copy" and "Encryption": visibility, state, Marketplace and
+        // billing codes, snapshot read permission, encrypted → unencrypted.
+        rules::check_copy_image(&copy_ctx, &req)?;
+        let key_reusable = copy_ctx.source_key_reusable();
         self.check_name_free(&cx.account, &cx.region, &req.name)?;
         self.check_image_quota(&cx.account, &cx.region)?;
         let copying = self
@@ -483,10 +409,23 @@ impl State {
 
         // The target key: an explicit key (validated asynchronously), or the caller's default.
         let mut kms_checks = Vec::new();
-        let explicit: Option<Result<String, String>> = req.kms_key_id.as_ref().map(|k| {
-            self.resolve_key(&cx.account, &cx.region, k, cx.now)
-                .map_err(|_| k.to_string())
-        });
+        let explicit: Option<std::result::Result<String, String>> =
+            req.kms_key_id.as_ref().map(|k| {
+                self.resolve_key(&cx.account, &cx.region, k, cx.now)
+                    .map_err(|_| k.to_string())
+            });
+        let explicit_enc: Option<Encryption> = match &explicit {
+            None => None,
+            Some(Ok(id)) => self.encryption_of(id),
+            Some(Err(reference)) => {
+                ami_core::KmsKeyRef::parse(reference)
+                    .ok()
+                    .map(|key| Encryption {
+                        key,
+                        manager: KeyManager::Customer,
+                    })
+            }
+        };
         if let Some(k) = &explicit {
             // AWS: §1 / §4: CopyImage validates the KMS key asynchronously; a key the caller
             // cannot use leaves the copy `failed`.
@@ -495,6 +434,19 @@ impl State {
                 key: k.clone(),
             });
         }
+        let default_id = self.ensure_default_key(&cx.account, &cx.region, cx.now);
+        let default_enc = self.encryption_of(&default_id).ok_or_else(|| {
+            err(
+                "KMSInternalException",
+                "the EBS default key of the caller could not be created",
+            )
+        })?;
+        let params = CopyEncryption {
+            encrypted: req.encrypted,
+            kms_key: explicit_enc.as_ref(),
+            default_key: &default_enc,
+            encryption_by_default: false,
+        };
         let image_id = self.new_image_id();
         let mut devices = Vec::new();
         let mut total = 0u32;
@@ -504,37 +456,8 @@ impl State {
                 .as_ref()
                 .and_then(|s| self.snapshots.get(s))
                 .cloned();
-            let target_enc: Option<Encryption> = match (&explicit, &bd.encryption) {
-                (Some(Ok(id)), _) => self.encryption_of(id),
-                (Some(Err(reference)), _) => {
-                    ami_core::KmsKeyRef::parse(reference)
-                        .ok()
-                        .map(|key| Encryption {
-                            key,
-                            manager: KeyManager::Customer,
-                        })
-                }
-                (None, Some(e)) => {
-                    let owned_here = src_snap
-                        .as_ref()
-                        .is_some_and(|s| s.snap.owner == cx.account)
-                        && req.source_region == cx.region;
-                    if owned_here {
-                        // AWS: §4 "Encryption": an encrypted snapshot you own keeps its key.
-                        Some(e.clone())
-                    } else {
-                        // AWS: §4 "Encryption": a shared encrypted snapshot (or one crossing
-                        // Regions) is re-encrypted with the caller's default EBS key.
-                        let d = self.ensure_default_key(&cx.account, &cx.region, cx.now);
-                        self.encryption_of(&d)
-                    }
-                }
-                (None, None) if req.encrypted == Some(true) => {
-                    let d = self.ensure_default_key(&cx.account, &cx.region, cx.now);
-                    self.encryption_of(&d)
-                }
-                (None, None) => None,
-            };
+            // AWS: §4 "Encryption" (the table of source → target encryption).
+            let target_enc = rules::copy_encryption(bd, key_reusable, &params)?;
             // Reading an encrypted source needs the source key (checked when the copy ends).
             if let Some(e) = &bd.encryption {
                 let key = self.key_id_of(e).ok_or_else(|| e.key.to_string());
@@ -575,19 +498,16 @@ impl State {
                 delete_on_termination: bd.delete_on_termination,
             });
         }
-        let mut tags = Tags::new();
         // AWS: §4 "Tags": CopyImageTags copies only the caller's own tags.
-        if req.copy_image_tags && !cross_account {
-            tags.extend(src.image.tags.clone());
-        }
-        tags.extend(req.image_tags.clone());
+        let tags = rules::copied_tags(&cx.account, &src.image, &req);
+        // AWS: §4 "Cross-account copy" (the caller owns the copy) and "Lineage".
+        let lineage = rules::copy_lineage(&cx.account, &src.image);
         let image = Image {
             id: image_id.clone(),
             region: cx.region.clone(),
             name: req.name.clone(),
             description: req.description.clone(),
-            // AWS: §4 "Cross-account copy": the caller owns the copy.
-            owner: cx.account.clone(),
+            owner: lineage.owner,
             owner_alias: None,
             state: ImageState::Pending,
             state_reason: None,
@@ -600,9 +520,8 @@ impl State {
             creation_time: cx.now,
             deprecation_time: None,
             deregistration_protection: DeregistrationProtection::Disabled,
-            // AWS: §4 "Lineage".
-            source_image_id: Some(src.image.id.clone()),
-            source_region: Some(req.source_region.clone()),
+            source_image_id: Some(lineage.source_image_id),
+            source_region: Some(lineage.source_region),
             source_instance_id: None,
             last_launched_time: None,
         };
@@ -744,30 +663,18 @@ impl State {
         cx: &Ctx,
         req: DeregisterImageRequest,
     ) -> Result<Vec<DeleteSnapshotResult>> {
-        let rec = self.owned_image(cx, &req.image_id)?;
-        if rec.image.state == ImageState::Deregistered {
-            return Err(err(
-                "InvalidAMIID.Unavailable",
-                format!("The image id '[{}]' is no longer available", req.image_id),
-            ));
-        }
-        // AWS: §6 "Deregistration protection": nobody can deregister a protected image; the
-        // code is not documented, OperationNotPermitted is the likely one.
-        if rec.image.deregistration_protection.protects_at(cx.now) {
-            let until = match rec.image.deregistration_protection {
-                DeregistrationProtection::DisabledAfter(t) => format!(" until {t} (cooldown)"),
-                _ => String::new(),
-            };
-            return Err(err(
-                "OperationNotPermitted",
-                format!(
-                    "Image {} has deregistration protection enabled{until}; disable it with \
-                     DisableImageDeregistrationProtection first",
-                    req.image_id
-                ),
-            ));
-        }
-        let snaps: Vec<SnapshotId> = rec.image.snapshot_ids().into_iter().cloned().collect();
+        let rec = self.visible_image(cx, &req.image_id)?;
+        // AWS: §6 "Deregistration protection" (owner only; refused while protected or in the
+        // 24 h cooldown).
+        rules::check_deregister(&cx.account, &rec.image, cx.now)?;
+        // AWS: §2: snapshots are kept unless DeleteAssociatedSnapshots; those other images use
+        // are skipped.
+        let plan = rules::deregister_snapshot_plan(
+            &rec.image,
+            req.delete_associated_snapshots,
+            self.images.values().map(|r| &r.image),
+            |s| self.snapshots.get(s).map(|r| r.snap.owner.clone()),
+        );
         let id = req.image_id.clone();
         if let Some(r) = self.images.get_mut(&id) {
             r.image.state = ImageState::Deregistered;
@@ -776,28 +683,29 @@ impl State {
             r.deregistered_at = Some(cx.now);
         }
         let mut results = Vec::new();
-        // AWS: §2: snapshots are kept unless DeleteAssociatedSnapshots; those other images use
-        // are skipped.
-        if req.delete_associated_snapshots {
-            for s in snaps {
-                let outcome = match self.snapshots.get(&s) {
-                    None => continue,
-                    Some(sr) if sr.snap.owner != cx.account => {
-                        DeleteSnapshotOutcome::MissingPermissions
-                    }
-                    Some(_) if !self.images_using(&s).is_empty() => DeleteSnapshotOutcome::Skipped,
-                    Some(_) => {
-                        self.snapshots.remove(&s);
-                        DeleteSnapshotOutcome::Success
-                    }
-                };
-                results.push(DeleteSnapshotResult {
-                    snapshot_id: s,
-                    outcome,
-                });
+        for p in plan {
+            if p.outcome == DeleteSnapshotOutcome::Success
+                && self.snapshots.remove(&p.snapshot_id).is_none()
+            {
+                continue;
             }
+            results.push(p);
         }
         Ok(results)
+    }
+
+    /// An image of this Region the caller can see (owns or may launch), in any state.
+    pub(crate) fn visible_image(&self, cx: &Ctx, id: &ImageId) -> Result<&ImageRec> {
+        match self.images.get(id) {
+            Some(r)
+                if r.image.region == cx.region
+                    && r.visible_at <= cx.now
+                    && (r.image.owner == cx.account || self.can_launch(r, &cx.account)) =>
+            {
+                Ok(r)
+            }
+            _ => Err(image_not_found(id)),
+        }
     }
 
     /// An image of this Region the caller owns; `AuthFailure` if it only may launch it,

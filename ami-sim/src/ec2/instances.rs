@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use ami_core::api::{DescribeInstancesRequest, InstanceStateChange, Page, RunInstancesRequest};
+use ami_core::lifecycle::{instance_transition, CreateImageEffect, InstanceEvent};
 use ami_core::model::AttachedVolume;
-use ami_core::{ImageState, Instance, InstanceId, InstanceState, Result, StateReason};
+use ami_core::rules::{self, LaunchContext};
+use ami_core::{Instance, InstanceId, InstanceState, Result};
 
 use super::describe::{check_filters, matches_any, page_of, tag_filter};
 use crate::sim::Ctx;
@@ -92,6 +94,31 @@ impl State {
         }
     }
 
+    /// The reboot CreateImage performs on a running instance: it passes through stopping,
+    /// stopped and pending, and is running again about a minute later.
+    pub(crate) fn reboot_for_image(&mut self, id: &InstanceId, now: ami_core::Timestamp) {
+        let Some(rec) = self.instances.get_mut(id) else {
+            return;
+        };
+        rec.generation += 1;
+        let generation = rec.generation;
+        // AWS: §1 "NoReboot=false": EC2 shuts the instance down and boots it again
+        // (lifecycle::CreateImageEffect::REBOOT_STATES).
+        let steps = CreateImageEffect::REBOOT_STATES;
+        rec.inst.state = steps[0];
+        for (i, state) in steps.iter().enumerate().skip(1) {
+            self.schedule(
+                now.add(Duration::from_secs(15 * i as u64)),
+                Event::InstanceTo {
+                    id: id.clone(),
+                    generation,
+                    state: *state,
+                    reason: None,
+                },
+            );
+        }
+    }
+
     pub(crate) fn run_instances(
         &mut self,
         cx: &Ctx,
@@ -152,23 +179,29 @@ impl State {
             Some(r) if r.image.region == cx.region && r.visible_at <= cx.now => r,
             _ => return Err(image_not_found(&req.image_id)),
         };
-        if !self.can_launch(image, &cx.account) {
-            // AWS: §10 "launch without permission": AuthFailure.
-            return Err(err(
-                "AuthFailure",
-                format!("Not authorized for images: [{}]", req.image_id),
-            ));
-        }
-        if image.image.state != ImageState::Available {
-            // AWS: §10 "non-launchable state": InvalidAMIID.Unavailable.
-            return Err(err(
-                "InvalidAMIID.Unavailable",
-                format!(
-                    "The image id '[{}]' is not available for launch: it is {}",
-                    req.image_id, image.image.state
-                ),
-            ));
-        }
+        let perms = Self::perms_of(image);
+        let membership = self.membership(&cx.account);
+        let launch = LaunchContext {
+            caller: &cx.account,
+            membership: &membership,
+            image: &image.image,
+            permissions: &perms,
+        };
+        // AWS: §10 "launch without permission" (AuthFailure) and "non-launchable state"
+        // (InvalidAMIID.Unavailable).
+        rules::check_launch(&launch)?;
+        // AWS: §3 "Encryption rules": KMS access is checked when the image is used; an
+        // instance whose keys cannot be used terminates right after launch.
+        let views: Vec<_> = image
+            .image
+            .kms_keys()
+            .iter()
+            .filter_map(|e| self.key_id_of(e))
+            .filter_map(|id| self.key_view(&id))
+            .collect();
+        let key_failure = rules::check_launch_keys(&launch, &views)
+            .err()
+            .map(|e| rules::launch_failure_reason(&e));
         let image = image.clone();
         if let Some(g) = self.guards.get(&cx.account) {
             if let Err(reason) = g.check(&image.image, cx.now) {
@@ -216,18 +249,10 @@ impl State {
             let id = self.new_instance_id();
             let mut volumes = Vec::new();
             let mut data = Vec::new();
-            let mut key_ok = true;
             for bd in &image.image.block_devices {
                 let enc = match &bd.encryption {
                     None => None,
                     Some(e) => {
-                        let key_id = self.key_id_of(e);
-                        if !key_id
-                            .as_deref()
-                            .is_some_and(|k| self.can_use_key_for_ebs(k, &cx.account))
-                        {
-                            key_ok = false;
-                        }
                         if image.image.owner == cx.account {
                             Some(e.clone())
                         } else {
@@ -278,22 +303,13 @@ impl State {
                 volumes,
                 tags: req.tags.clone(),
             };
-            let (after, state, reason) = if key_ok {
-                (BOOT, InstanceState::Running, None)
-            } else {
-                // AWS: an instance launched from an image whose KMS key the launcher cannot
-                // use goes from pending to terminated with `Client.InternalError` (§3
-                // "Encryption rules": KMS access is checked at use time).
-                (
+            let (after, state, reason) = match &key_failure {
+                None => (BOOT, InstanceState::Running, None),
+                Some(reason) => (
                     Duration::from_secs(5),
                     InstanceState::Terminated,
-                    Some(StateReason {
-                        code: "Client.InternalError".into(),
-                        message: "Client.InternalError: Client error on launch: the account \
-                                  cannot use the KMS key of the image's encrypted snapshots"
-                            .into(),
-                    }),
-                )
+                    Some(reason.clone()),
+                ),
             };
             self.instances.insert(
                 id.clone(),
@@ -374,48 +390,57 @@ impl State {
         page_of(items, |i| i.id.to_string(), req.max_results, req.next_token)
     }
 
+    /// Applies a Start/Stop/Reboot/Terminate call to every instance, all or nothing.
+    fn instance_call(
+        &mut self,
+        cx: &Ctx,
+        ids: Vec<InstanceId>,
+        event: InstanceEvent,
+    ) -> Result<Vec<InstanceStateChange>> {
+        self.own_instances(cx, &ids)?;
+        let mut plan = Vec::new();
+        for id in &ids {
+            let previous = self.instances.get(id).map(|r| r.inst.state);
+            let Some(previous) = previous else {
+                return Err(instances_not_found(&[id]));
+            };
+            let next = instance_transition(id, previous, event)?;
+            plan.push((id.clone(), previous, next));
+        }
+        let mut out = Vec::new();
+        for (id, previous, next) in plan {
+            if matches!(event, InstanceEvent::Stop | InstanceEvent::Reboot) {
+                if let Some(r) = self.instances.get_mut(&id) {
+                    // A clean shutdown or reboot flushes the page cache to the volumes.
+                    for d in &mut r.data {
+                        d.flush();
+                    }
+                }
+            }
+            if next != previous {
+                let then = match next {
+                    InstanceState::Pending => Some((BOOT, InstanceState::Running)),
+                    InstanceState::Stopping => Some((STOP, InstanceState::Stopped)),
+                    InstanceState::ShuttingDown => Some((SHUTDOWN, InstanceState::Terminated)),
+                    _ => None,
+                };
+                self.transition(&id, cx.now, next, then);
+            }
+            out.push(InstanceStateChange {
+                instance_id: id,
+                previous,
+                current: next,
+            });
+        }
+        Ok(out)
+    }
+
     pub(crate) fn stop_instances(
         &mut self,
         cx: &Ctx,
         ids: Vec<InstanceId>,
     ) -> Result<Vec<InstanceStateChange>> {
-        self.own_instances(cx, &ids)?;
-        for id in &ids {
-            let st = self.instances[id].inst.state;
-            if matches!(st, InstanceState::ShuttingDown | InstanceState::Terminated) {
-                return Err(err(
-                    "IncorrectInstanceState",
-                    format!(
-                        "This instance '{id}' is not in a state from which it can be stopped: it is {st}"
-                    ),
-                ));
-            }
-        }
-        let mut out = Vec::new();
-        for id in ids {
-            let previous = self.instances[&id].inst.state;
-            if matches!(previous, InstanceState::Running | InstanceState::Pending) {
-                if let Some(r) = self.instances.get_mut(&id) {
-                    // A clean shutdown flushes the page cache.
-                    for d in &mut r.data {
-                        d.flush();
-                    }
-                }
-                self.transition(
-                    &id,
-                    cx.now,
-                    InstanceState::Stopping,
-                    Some((STOP, InstanceState::Stopped)),
-                );
-            }
-            let current = self.instances[&id].inst.state;
-            out.push(InstanceStateChange {
-                instance_id: id,
-                previous,
-                current,
-            });
-        }
-        Ok(out)
+        self.instance_call(cx, ids, InstanceEvent::Stop)
     }
 
     pub(crate) fn start_instances(
@@ -423,61 +448,12 @@ impl State {
         cx: &Ctx,
         ids: Vec<InstanceId>,
     ) -> Result<Vec<InstanceStateChange>> {
-        self.own_instances(cx, &ids)?;
-        for id in &ids {
-            let st = self.instances[id].inst.state;
-            if matches!(
-                st,
-                InstanceState::Stopping | InstanceState::ShuttingDown | InstanceState::Terminated
-            ) {
-                return Err(err(
-                    "IncorrectInstanceState",
-                    format!(
-                        "The instance '{id}' is not in a state from which it can be started: it is {st}"
-                    ),
-                ));
-            }
-        }
-        let mut out = Vec::new();
-        for id in ids {
-            let previous = self.instances[&id].inst.state;
-            if previous == InstanceState::Stopped {
-                self.transition(
-                    &id,
-                    cx.now,
-                    InstanceState::Pending,
-                    Some((BOOT, InstanceState::Running)),
-                );
-            }
-            let current = self.instances[&id].inst.state;
-            out.push(InstanceStateChange {
-                instance_id: id,
-                previous,
-                current,
-            });
-        }
-        Ok(out)
+        self.instance_call(cx, ids, InstanceEvent::Start)
     }
 
     pub(crate) fn reboot_instances(&mut self, cx: &Ctx, ids: Vec<InstanceId>) -> Result<()> {
-        self.own_instances(cx, &ids)?;
-        for id in &ids {
-            let st = self.instances[id].inst.state;
-            if !matches!(st, InstanceState::Running | InstanceState::Pending) {
-                return Err(err(
-                    "IncorrectInstanceState",
-                    format!("The instance '{id}' is not in a state from which it can be rebooted: it is {st}"),
-                ));
-            }
-        }
-        for id in &ids {
-            if let Some(r) = self.instances.get_mut(id) {
-                for d in &mut r.data {
-                    d.flush();
-                }
-            }
-        }
-        Ok(())
+        self.instance_call(cx, ids, InstanceEvent::Reboot)
+            .map(|_| ())
     }
 
     pub(crate) fn terminate_instances(
@@ -485,28 +461,6 @@ impl State {
         cx: &Ctx,
         ids: Vec<InstanceId>,
     ) -> Result<Vec<InstanceStateChange>> {
-        self.own_instances(cx, &ids)?;
-        let mut out = Vec::new();
-        for id in ids {
-            let previous = self.instances[&id].inst.state;
-            if !matches!(
-                previous,
-                InstanceState::ShuttingDown | InstanceState::Terminated
-            ) {
-                self.transition(
-                    &id,
-                    cx.now,
-                    InstanceState::ShuttingDown,
-                    Some((SHUTDOWN, InstanceState::Terminated)),
-                );
-            }
-            let current = self.instances[&id].inst.state;
-            out.push(InstanceStateChange {
-                instance_id: id,
-                previous,
-                current,
-            });
-        }
-        Ok(out)
+        self.instance_call(cx, ids, InstanceEvent::Terminate)
     }
 }

@@ -23,7 +23,6 @@ use ami_core::{
 use crate::log::Op;
 use crate::sim::Sim;
 
-
 /// The EC2 client of one account in one Region.
 #[derive(Debug, Clone)]
 pub(crate) struct SimEc2 {

@@ -2,9 +2,8 @@
 
 use ami_core::api::{DescribeSnapshotsRequest, Owner, Page, PermissionChanges};
 use ami_core::model::SnapshotState;
-use ami_core::{
-    AccountId, CreateVolumePermission, KeyManager, OwnerAlias, Result, Snapshot, SnapshotId,
-};
+use ami_core::rules;
+use ami_core::{AccountId, CreateVolumePermission, OwnerAlias, Result, Snapshot, SnapshotId};
 
 use super::describe::{check_filters, matches_any, page_of, tag_filter};
 use crate::sim::Ctx;
@@ -48,14 +47,9 @@ impl State {
         }
     }
 
-    fn own_snapshot(&self, cx: &Ctx, id: &SnapshotId) -> Result<&SnapRec> {
+    fn own_snapshot(&self, cx: &Ctx, id: &SnapshotId, action: &str) -> Result<&SnapRec> {
         let s = self.snapshot_for(cx, id)?;
-        if s.snap.owner != cx.account {
-            return Err(err(
-                "AuthFailure",
-                format!("Not authorized for snapshot:{id}; only its owner can do this"),
-            ));
-        }
+        rules::check_snapshot_owner(&cx.account, &s.snap, action)?;
         Ok(s)
     }
 
@@ -158,14 +152,9 @@ impl State {
     }
 
     pub(crate) fn delete_snapshot(&mut self, cx: &Ctx, id: &SnapshotId) -> Result<()> {
-        self.own_snapshot(cx, id)?;
+        let s = self.snapshot_for(cx, id)?;
         // AWS: §2: a snapshot used by a registered (or disabled) image can't be deleted.
-        if let Some(image) = self.images_using(id).first() {
-            return Err(err(
-                "InvalidSnapshot.InUse",
-                format!("The snapshot {id} is currently in use by {image}"),
-            ));
-        }
+        rules::check_delete_snapshot(&cx.account, &s.snap, self.images.values().map(|r| &r.image))?;
         self.snapshots.remove(id);
         Ok(())
     }
@@ -175,7 +164,8 @@ impl State {
         cx: &Ctx,
         id: &SnapshotId,
     ) -> Result<Vec<CreateVolumePermission>> {
-        Ok(self.own_snapshot(cx, id)?.perms.iter().cloned().collect())
+        let s = self.own_snapshot(cx, id, "describe its create-volume permissions")?;
+        Ok(s.perms.iter().cloned().collect())
     }
 
     pub(crate) fn modify_snapshot_permissions(
@@ -184,55 +174,21 @@ impl State {
         id: &SnapshotId,
         changes: PermissionChanges<CreateVolumePermission>,
     ) -> Result<()> {
-        let s = self.own_snapshot(cx, id)?;
-        // AWS: §2: add and remove can't be combined; at most 500 modifications per call.
-        if !changes.add.is_empty() && !changes.remove.is_empty() {
+        let s = self.snapshot_for(cx, id)?;
+        let current: Vec<CreateVolumePermission> = s.perms.iter().cloned().collect();
+        // AWS: §2 "createVolumePermission": owner only, add xor remove, at most 500 changes,
+        // never share a default-key snapshot, never make an encrypted one public.
+        let after = rules::snapshot_permissions_after(&cx.account, &s.snap, &current, &changes)?;
+        // AWS: §2: snapshots with Marketplace product codes can't be made public either (not
+        // covered by the rule; the code is inferred).
+        if changes.add.contains(&CreateVolumePermission::Public) && !s.product_codes.is_empty() {
             return Err(err(
-                "InvalidParameterCombination",
-                "Add and remove create-volume permissions in separate calls",
+                "OperationNotPermitted",
+                format!("Snapshot {id} carries Marketplace product codes and can’t be shared publicly; share it with accounts instead"),
             ));
-        }
-        if changes.add.len() + changes.remove.len() > 500 {
-            return Err(err(
-                "InvalidParameterValue",
-                "At most 500 create-volume permission changes are allowed per call",
-            ));
-        }
-        if !changes.add.is_empty() {
-            if let Some(e) = &s.snap.encryption {
-                // AWS: §2: snapshots encrypted with the default AWS managed key can't be shared.
-                if e.manager == KeyManager::Aws {
-                    return Err(err(
-                        "OperationNotPermitted",
-                        "Encrypted snapshots with EBS default key cannot be shared",
-                    ));
-                }
-            }
-            if changes.add.contains(&CreateVolumePermission::Public) {
-                // AWS: §2: only unencrypted snapshots without Marketplace codes can be public.
-                if s.snap.encryption.is_some() {
-                    return Err(err(
-                        "UnsupportedOperation",
-                        "Encrypted snapshots can’t be shared publicly. Specify another snapshot.",
-                    ));
-                }
-                if !s.product_codes.is_empty() {
-                    return Err(err(
-                        "UnsupportedOperation",
-                        format!(
-                            "Snapshot {id} has Marketplace product codes and can't be made public"
-                        ),
-                    ));
-                }
-            }
         }
         if let Some(s) = self.snapshots.get_mut(id) {
-            for p in changes.add {
-                s.perms.insert(p);
-            }
-            for p in &changes.remove {
-                s.perms.remove(p);
-            }
+            s.perms = after.into_iter().collect();
         }
         Ok(())
     }
