@@ -126,7 +126,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// `(code, constructor)`: every code of the reference's error catalogue plus the common
 /// EC2/KMS/STS ones.
-const CODE_TABLE: &[(&str, fn(ServiceError) -> Error)] = &[
+/// Builds an [`Error`] of one meaning from a code and message.
+type Classify = fn(ServiceError) -> Error;
+
+const CODE_TABLE: &[(&str, Classify)] = &[
     // Not found.
     ("InvalidAMIID.NotFound", Error::NotFound),
     ("InvalidSnapshot.NotFound", Error::NotFound),
@@ -311,9 +314,11 @@ impl From<IdError> for Error {
 mod tests {
     use super::*;
 
+    type Case = (&'static str, fn(&Error) -> bool, bool);
+
     #[test]
     fn classification_table() {
-        let cases: &[(&str, fn(&Error) -> bool, bool)] = &[
+        let cases: &[Case] = &[
             (
                 "InvalidAMIID.NotFound",
                 |e| matches!(e, Error::NotFound(_)),

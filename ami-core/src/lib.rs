@@ -17,7 +17,7 @@
 //!
 //! # Feature flags
 //!
-//! - `mock`: [`MockEc2`](api::MockEc2) and [`MockKms`](api::MockKms), mockall mocks of the traits.
+//! - `mock`: `api::MockEc2` and `api::MockKms`, mockall mocks of the traits.
 //! - `conformance`: the conformance suite every implementation of the traits must pass.
 #![cfg_attr(
     not(test),

@@ -40,6 +40,7 @@ impl Timestamp {
     }
 
     /// This time plus a duration (saturating).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Self {
         Timestamp(
             self.0
@@ -48,6 +49,7 @@ impl Timestamp {
     }
 
     /// This time minus a duration (saturating).
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, d: Duration) -> Self {
         Timestamp(
             self.0
