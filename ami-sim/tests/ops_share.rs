@@ -1,0 +1,541 @@
+//! `ops::share` on the simulator: an image encrypted with a customer managed key shared with a
+//! consumer together with its snapshots and key; idempotence; revoke; the AWS managed key
+//! refusal and `reencrypt`; organizations and OUs; public sharing; faults.
+
+use std::future::Future;
+use std::time::Duration;
+
+use ami_core::api::{CopyImageRequest, DescribeImagesRequest, Owner, RunInstancesRequest};
+use ami_core::ops::bake::{bake, BakeRequest, Consistency};
+use ami_core::ops::share::{
+    self, account_sid, org_sid, reencrypt, ReencryptRequest, ShareSpec, TAG_REENCRYPTED_FROM,
+};
+use ami_core::ops::wait::{wait_for_image_available, wait_for_instance_state, WaitOptions};
+use ami_core::{
+    AccountId, CreateVolumePermission, Ec2Ext, ImageId, InstanceState, KeyManager, KmsExt, KmsKey,
+    LaunchPermission, Region, Result,
+};
+use ami_sim::{FaultPlan, Op, Sim};
+
+const OWNER: &str = "111111111111";
+const CONSUMER: &str = "222222222222";
+const OU_MEMBER: &str = "333333333333";
+const MGMT: &str = "999999999999";
+
+fn acct(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+fn region() -> Region {
+    "us-east-1".parse().unwrap()
+}
+
+/// Retries a setup or inspection call through injected faults.
+async fn must<T, F, Fut>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
+            Err(e) => panic!("setup failed: {e}"),
+        }
+    }
+}
+
+fn sim(seed: u64, faults: FaultPlan) -> Sim {
+    Sim::builder()
+        .seed(seed)
+        .regions(["us-east-1", "eu-west-1"])
+        .account(OWNER)
+        .account(CONSUMER)
+        .organization("o-abcdefghij", MGMT)
+        .organizational_unit("ou-ab12-appsapps", None)
+        .account_in_ou(OU_MEMBER, "ou-ab12-appsapps")
+        .faults(faults)
+        .build()
+        .unwrap()
+}
+
+/// An unencrypted image baked by OWNER, and OWNER's customer managed key `alias/golden`.
+async fn baked(sim: &Sim) -> (ImageId, KmsKey) {
+    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let base = sim.amazon_image(&region(), "al2023").unwrap();
+    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
+        .await
+        .remove(0);
+    wait_for_instance_state(
+        ec2.as_ref(),
+        &inst.id,
+        InstanceState::Running,
+        &WaitOptions::default(),
+    )
+    .await
+    .unwrap();
+    let image = bake(
+        ec2.as_ref(),
+        BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),
+    )
+    .await
+    .unwrap()
+    .image
+    .id;
+    let kms = sim.kms(&acct(OWNER), &region());
+    let key = must(|| kms.create_key_with_alias("golden", "golden images")).await;
+    (image, key)
+}
+
+/// The golden image copied under the customer managed key.
+async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
+    let (plain, key) = baked(sim).await;
+    let img = reencrypt(
+        sim,
+        &acct(OWNER),
+        &region(),
+        ReencryptRequest::new(plain.clone(), key.arn.clone()).name("golden"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(img.owner, acct(OWNER));
+    assert_eq!(img.source_image_id.as_ref(), Some(&plain));
+    assert_eq!(
+        img.tags.get(TAG_REENCRYPTED_FROM).map(String::as_str),
+        Some(plain.as_str())
+    );
+    for enc in img.kms_keys() {
+        assert_eq!(enc.key, key.arn);
+        assert_eq!(enc.manager, KeyManager::Customer);
+    }
+    assert!(img.is_encrypted());
+    (img.id, key)
+}
+
+/// What the owner has granted, as text: launch permissions, snapshot permissions, key policy.
+async fn grants(sim: &Sim, image: &ImageId, key: &KmsKey) -> String {
+    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let kms = sim.kms(&acct(OWNER), &region());
+    let img = must(|| ec2.describe_image(image)).await;
+    let launch = must(|| ec2.describe_launch_permissions(image.clone())).await;
+    let mut out = format!("public={} launch={launch:?}\n", img.public);
+    for snap in img.snapshot_ids() {
+        let perms = must(|| ec2.describe_snapshot_permissions(snap.clone())).await;
+        out.push_str(&format!("snapshot {snap} {perms:?}\n"));
+    }
+    let policy = must(|| kms.get_key_policy(key.arn.clone())).await;
+    out.push_str(&format!("policy {:?}\n", policy.statements));
+    out
+}
+
+/// The story: a CMK-encrypted image shared with a consumer, with its snapshots and its key;
+/// the consumer launches it; sharing again changes nothing; revoking undoes everything.
+#[tokio::test(start_paused = true)]
+async fn share_a_cmk_image_with_snapshots_and_key_then_revoke() {
+    let sim = sim(1, FaultPlan::none());
+    let (image, key) = cmk_image(&sim).await;
+    let consumer_ec2 = sim.ec2(&acct(CONSUMER), &region());
+    let before = grants(&sim, &image, &key).await;
+    let denied = consumer_ec2
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), "AuthFailure");
+
+    let spec = ShareSpec::new(image.clone())
+        .account(acct(CONSUMER))
+        .allow_copy(true);
+    let plan = share::plan(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.launch_permissions.add,
+        vec![LaunchPermission::Account(acct(CONSUMER))]
+    );
+    assert_eq!(plan.snapshot_permissions.len(), 1);
+    assert_eq!(plan.key_policies.len(), 1);
+    assert_eq!(plan.key_policies[0].key, key.arn);
+    let text = plan.to_string();
+    assert!(
+        text.contains(&format!("+ launch permission: account {CONSUMER}")),
+        "{text}"
+    );
+    assert!(text.contains("kms:Decrypt"), "{text}");
+    share::apply(&sim, &plan).await.unwrap();
+
+    // The consumer sees it (owner unchanged), can launch it (key access at use time).
+    let seen = consumer_ec2.describe_image(&image).await.unwrap();
+    assert_eq!(seen.owner, acct(OWNER));
+    let launched = consumer_ec2
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap();
+    assert_eq!(launched.len(), 1);
+    // Exactly the consumer, exactly the consumer actions, on the key.
+    let policy = sim
+        .kms(&acct(OWNER), &region())
+        .get_key_policy(key.arn.clone())
+        .await
+        .unwrap();
+    let st = policy
+        .statements
+        .iter()
+        .find(|s| s.sid == account_sid(&image))
+        .unwrap();
+    assert_eq!(
+        st.principals,
+        [ami_core::model::KeyPrincipal::Account(acct(CONSUMER))].into()
+    );
+    assert_eq!(st.actions, ami_core::model::KmsAction::CONSUMER.into());
+    let shared = grants(&sim, &image, &key).await;
+    assert_eq!(shared.matches(CONSUMER).count(), 3, "{shared}");
+
+    // Idempotent: the same plan again changes nothing, and a new plan is empty.
+    let calls = sim.call_count(Op::ModifyImageAttribute);
+    share::apply(&sim, &plan).await.unwrap();
+    assert_eq!(grants(&sim, &image, &key).await, shared);
+    assert_eq!(
+        sim.call_count(Op::PutKeyPolicy),
+        1,
+        "the key policy was written once"
+    );
+    assert_eq!(sim.call_count(Op::ModifyImageAttribute), calls + 1);
+    let again = share::plan(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again}");
+
+    // Revoke undoes all three.
+    let undone = share::revoke(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        undone.launch_permissions.remove,
+        vec![LaunchPermission::Account(acct(CONSUMER))]
+    );
+    assert_eq!(grants(&sim, &image, &key).await, before);
+    let gone = consumer_ec2.describe_image(&image).await.unwrap_err();
+    assert_eq!(gone.code(), "InvalidAMIID.NotFound");
+    assert!(share::plan_revoke(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Revoking one image's share keeps the key access another image's share of the same key
+/// still needs.
+#[tokio::test(start_paused = true)]
+async fn revoking_one_image_keeps_key_access_for_another() {
+    let sim = sim(2, FaultPlan::none());
+    let (first, key) = cmk_image(&sim).await;
+    let plain = sim
+        .ec2(&acct(OWNER), &region())
+        .describe_image(&first)
+        .await
+        .unwrap()
+        .source_image_id
+        .unwrap();
+    let second = reencrypt(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        ReencryptRequest::new(plain, key.arn.clone()).name("golden-2"),
+    )
+    .await
+    .unwrap()
+    .id;
+    for image in [&first, &second] {
+        share::share(
+            &sim,
+            &acct(OWNER),
+            &region(),
+            &ShareSpec::new(image.clone()).account(acct(CONSUMER)),
+        )
+        .await
+        .unwrap();
+    }
+    share::revoke(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        &ShareSpec::new(first.clone()).account(acct(CONSUMER)),
+    )
+    .await
+    .unwrap();
+    let consumer_ec2 = sim.ec2(&acct(CONSUMER), &region());
+    assert_eq!(
+        consumer_ec2
+            .describe_image(&first)
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidAMIID.NotFound"
+    );
+    consumer_ec2
+        .run_instances(RunInstancesRequest::new(second.clone()))
+        .await
+        .unwrap();
+}
+
+/// The AWS managed key: refused up front with AWS's code and the fix, nothing changed;
+/// `reencrypt` makes a copy that can be shared.
+#[tokio::test(start_paused = true)]
+async fn aws_managed_key_is_refused_and_reencrypt_fixes_it() {
+    let sim = sim(3, FaultPlan::none());
+    let (plain, key) = baked(&sim).await;
+    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let copy = ec2
+        .copy_image(
+            CopyImageRequest::new(region(), plain.clone(), "golden-default-key").encrypted(true),
+        )
+        .await
+        .unwrap();
+    let img = wait_for_image_available(ec2.as_ref(), &copy, &WaitOptions::default())
+        .await
+        .unwrap();
+    assert!(img.kms_keys().iter().all(|e| e.manager == KeyManager::Aws));
+
+    let log_before = sim.call_log().len();
+    let spec = ShareSpec::new(copy.clone())
+        .account(acct(CONSUMER))
+        .allow_copy(true);
+    let err = share::share(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameter");
+    assert!(err.message().contains("reencrypt"), "{}", err.message());
+    let writes = sim.call_log()[log_before..]
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.op,
+                Op::ModifyImageAttribute | Op::ModifySnapshotAttribute | Op::PutKeyPolicy
+            )
+        })
+        .count();
+    assert_eq!(writes, 0, "nothing was changed");
+    assert!(ec2
+        .describe_launch_permissions(copy.clone())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let fixed = reencrypt(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        ReencryptRequest::new(copy.clone(), key.arn.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fixed.name, "golden-default-key-cmk");
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        &ShareSpec::new(fixed.id.clone()).account(acct(CONSUMER)),
+    )
+    .await
+    .unwrap();
+    sim.ec2(&acct(CONSUMER), &region())
+        .run_instances(RunInstancesRequest::new(fixed.id.clone()))
+        .await
+        .unwrap();
+
+    // An AWS managed key is no target for reencrypt either.
+    let err = reencrypt(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        ReencryptRequest::new(copy, "alias/aws/ebs".parse().unwrap()).name("nope-aws"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameterValue");
+}
+
+/// Running the same reencrypt again returns the same copy.
+#[tokio::test(start_paused = true)]
+async fn reencrypt_is_idempotent() {
+    let sim = sim(4, FaultPlan::none());
+    let (plain, key) = baked(&sim).await;
+    let req = ReencryptRequest::new(plain, key.arn.clone()).name("golden-again");
+    let a = reencrypt(&sim, &acct(OWNER), &region(), req.clone())
+        .await
+        .unwrap();
+    let b = reencrypt(&sim, &acct(OWNER), &region(), req).await.unwrap();
+    assert_eq!(a.id, b.id);
+    assert_eq!(sim.call_count(Op::CopyImage), 1);
+}
+
+/// An OU share admits the OU's accounts, with key access for their organization; revoking it
+/// removes the organization statement.
+#[tokio::test(start_paused = true)]
+async fn share_with_an_ou_including_key_access() {
+    let sim = sim(5, FaultPlan::none());
+    let (image, key) = cmk_image(&sim).await;
+    let ou = sim.organizational_unit_arn("ou-ab12-appsapps").unwrap();
+    let spec = ShareSpec::new(image.clone())
+        .ou(ou.clone())
+        .allow_copy(true);
+    let plan = share::share(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.launch_permissions.add,
+        vec![LaunchPermission::OrganizationalUnit(ou.clone())]
+    );
+    assert!(plan.snapshot_permissions.is_empty());
+    assert_eq!(plan.notes.len(), 2, "{plan}");
+    assert_eq!(
+        plan.key_policies[0].add_orgs,
+        ["o-abcdefghij".to_owned()].into()
+    );
+    sim.ec2(&acct(OU_MEMBER), &region())
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap();
+    // An account outside the organization sees nothing.
+    assert_eq!(
+        sim.ec2(&acct(CONSUMER), &region())
+            .describe_image(&image)
+            .await
+            .unwrap_err()
+            .code(),
+        "InvalidAMIID.NotFound"
+    );
+    share::revoke(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    let policy = sim
+        .kms(&acct(OWNER), &region())
+        .get_key_policy(key.arn.clone())
+        .await
+        .unwrap();
+    assert!(policy
+        .statements
+        .iter()
+        .all(|s| s.sid != org_sid(&image, "o-abcdefghij")));
+}
+
+/// Public sharing follows EC2's rules: never for an encrypted image; only with block public
+/// access off; then snapshots of an unencrypted image can be public too.
+#[tokio::test(start_paused = true)]
+async fn public_sharing_follows_the_rules() {
+    let sim = sim(6, FaultPlan::none());
+    let (image, _key) = cmk_image(&sim).await;
+    let err = share::plan(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        &ShareSpec::new(image).public(true),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "UnsupportedOperation");
+
+    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let plain = ec2
+        .describe_all_images(
+            DescribeImagesRequest::new()
+                .owner(Owner::SelfAccount)
+                .filter(ami_core::api::Filter::new("name", ["golden-plain"])),
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let spec = ShareSpec::new(plain.clone()).public(true).allow_copy(true);
+    // New accounts block public sharing by default (reference §3, block public access).
+    assert_eq!(
+        ec2.get_image_block_public_access_state().await.unwrap(),
+        ami_core::model::BlockPublicAccessState::BlockNewSharing
+    );
+    let err = share::plan(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "OperationNotPermitted");
+    ec2.disable_image_block_public_access().await.unwrap();
+    share::share(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    let img = ec2.describe_image(&plain).await.unwrap();
+    assert!(img.public);
+    let snap = img.snapshot_ids()[0].clone();
+    assert_eq!(
+        ec2.describe_snapshot_permissions(snap).await.unwrap(),
+        vec![CreateVolumePermission::Public]
+    );
+    // Anyone can see it now.
+    sim.ec2(&acct(CONSUMER), &region())
+        .describe_image(&plain)
+        .await
+        .unwrap();
+}
+
+/// Sharing an image one does not own is refused with AWS's code.
+#[tokio::test(start_paused = true)]
+async fn only_the_owner_can_share() {
+    let sim = sim(7, FaultPlan::none());
+    let (image, _) = cmk_image(&sim).await;
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &region(),
+        &ShareSpec::new(image.clone()).account(acct(CONSUMER)),
+    )
+    .await
+    .unwrap();
+    let err = share::plan(
+        &sim,
+        &acct(CONSUMER),
+        &region(),
+        &ShareSpec::new(image).account(acct(OU_MEMBER)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "AuthFailure");
+}
+
+/// The share story under faults: the final grants, as text with ids replaced by their order of
+/// appearance, and how many calls failed on the way.
+async fn share_story(seed: u64, faults: FaultPlan) -> (String, usize) {
+    let sim = sim(seed, faults);
+    let (image, key) = cmk_image(&sim).await;
+    let ou = sim.organizational_unit_arn("ou-ab12-appsapps").unwrap();
+    let spec = ShareSpec::new(image.clone())
+        .account(acct(CONSUMER))
+        .ou(ou)
+        .allow_copy(true);
+    share::share(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+    let state = grants(&sim, &image, &key).await;
+    let normalized = state
+        .replace(image.as_str(), "<image>")
+        .replace(key.arn.as_str(), "<key>");
+    let owner_ec2 = sim.ec2(&acct(OWNER), &region());
+    let snaps = must(|| owner_ec2.describe_image(&image))
+        .await
+        .snapshot_ids()
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    let normalized = snaps.iter().enumerate().fold(normalized, |s, (i, id)| {
+        s.replace(id.as_str(), &format!("<snap{i}>"))
+    });
+    let failed = sim.call_log().iter().filter(|c| c.outcome.is_err()).count();
+    (normalized, failed)
+}
+
+/// With 20 % throttling and 5 % internal errors on every call, the share succeeds and the
+/// grants equal those of the fault-free run with the same seed.
+#[tokio::test(start_paused = true)]
+async fn faults_do_not_change_the_outcome() {
+    let (clean, clean_failures) = share_story(8, FaultPlan::none()).await;
+    let (faulty, failures) =
+        share_story(8, FaultPlan::none().throttle(0.2).internal_errors(0.05)).await;
+    assert_eq!(clean_failures, 0);
+    assert!(failures >= 5, "only {failures} calls failed");
+    assert_eq!(faulty, clean);
+    assert!(clean.contains(CONSUMER), "{clean}");
+}
