@@ -1,0 +1,373 @@
+//! `ops::adopt` on the simulator: the consumer copies an image shared with it into its own
+//! account and owns it; the pre-flight names what the owner still has to grant, or why it can
+//! never work, before any CopyImage.
+
+use std::future::Future;
+use std::time::Duration;
+
+use ami_core::api::{PermissionChanges, RunInstancesRequest};
+use ami_core::ops::adopt::{
+    adopt, preflight_adopt, AdoptOptions, BlockerKind, TAG_ADOPTED_FROM, TAG_SOURCE_OWNER,
+};
+use ami_core::ops::bake::{bake, BakeRequest, Consistency};
+use ami_core::ops::share::{self, reencrypt, ReencryptRequest, ShareSpec};
+use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
+use ami_core::{
+    AccountId, CreateVolumePermission, Ec2Ext, ImageId, ImageState, InstanceState, KeyManager,
+    KmsExt, KmsKey, LaunchPermission, Region, Result,
+};
+use ami_sim::{FaultPlan, Op, Sim};
+
+const OWNER: &str = "111111111111";
+const CONSUMER: &str = "222222222222";
+
+fn acct(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+fn us() -> Region {
+    "us-east-1".parse().unwrap()
+}
+fn eu() -> Region {
+    "eu-west-1".parse().unwrap()
+}
+
+async fn must<T, F, Fut>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
+            Err(e) => panic!("setup failed: {e}"),
+        }
+    }
+}
+
+fn sim(seed: u64) -> Sim {
+    Sim::builder()
+        .seed(seed)
+        .regions(["us-east-1", "eu-west-1"])
+        .account(OWNER)
+        .account(CONSUMER)
+        .faults(FaultPlan::none())
+        .build()
+        .unwrap()
+}
+
+/// OWNER's image `golden` in us-east-1, encrypted with OWNER's customer managed key.
+async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
+    let ec2 = sim.ec2(&acct(OWNER), &us());
+    let base = sim.amazon_image(&us(), "al2023").unwrap();
+    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
+        .await
+        .remove(0);
+    wait_for_instance_state(
+        ec2.as_ref(),
+        &inst.id,
+        InstanceState::Running,
+        &WaitOptions::default(),
+    )
+    .await
+    .unwrap();
+    let plain = bake(
+        ec2.as_ref(),
+        BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),
+    )
+    .await
+    .unwrap()
+    .image
+    .id;
+    let kms = sim.kms(&acct(OWNER), &us());
+    let key = must(|| kms.create_key_with_alias("golden", "golden images")).await;
+    let img = reencrypt(
+        sim,
+        &acct(OWNER),
+        &us(),
+        ReencryptRequest::new(plain, key.arn.clone()).name("golden"),
+    )
+    .await
+    .unwrap();
+    (img.id, key)
+}
+
+/// CONSUMER's own key in eu-west-1.
+async fn consumer_key(sim: &Sim) -> KmsKey {
+    let kms = sim.kms(&acct(CONSUMER), &eu());
+    must(|| kms.create_key_with_alias("mine", "adopted images")).await
+}
+
+/// The story: shared with snapshots and key, the consumer adopts the image into eu-west-1
+/// under its own key, owns the copy (with lineage), launches it, and keeps it after the owner
+/// revokes the share.
+#[tokio::test(start_paused = true)]
+async fn consumer_adopts_and_owns_the_copy() {
+    let sim = sim(1);
+    let (image, _key) = cmk_image(&sim).await;
+    let spec = ShareSpec::new(image.clone())
+        .account(acct(CONSUMER))
+        .allow_copy(true);
+    share::share(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
+    let mine = consumer_key(&sim).await;
+
+    let opts = AdoptOptions::new()
+        .target_region(eu())
+        .name("golden-adopted")
+        .kms_key(mine.arn.clone())
+        .tag("Team", "consumers");
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &opts)
+        .await
+        .unwrap();
+    assert!(pre.is_ready(), "{pre}");
+    assert!(pre.to_string().contains("ready"));
+
+    let adopted = adopt(&sim, &acct(CONSUMER), &us(), &image, opts)
+        .await
+        .unwrap();
+    let copy = &adopted.image;
+    assert_eq!(copy.owner, acct(CONSUMER));
+    assert_eq!(copy.region, eu());
+    assert_eq!(copy.state, ImageState::Available);
+    assert_eq!(copy.name, "golden-adopted");
+    assert_eq!(copy.source_image_id.as_ref(), Some(&image));
+    assert_eq!(copy.source_region.as_ref(), Some(&us()));
+    assert_eq!(adopted.source_owner, acct(OWNER));
+    assert_eq!(
+        copy.tags.get(TAG_ADOPTED_FROM).map(String::as_str),
+        Some(format!("us-east-1/{image}").as_str())
+    );
+    assert_eq!(
+        copy.tags.get(TAG_SOURCE_OWNER).map(String::as_str),
+        Some(OWNER)
+    );
+    assert_eq!(copy.tags.get("Team").map(String::as_str), Some("consumers"));
+    for enc in copy.kms_keys() {
+        assert_eq!(enc.key, mine.arn);
+        assert_eq!(enc.manager, KeyManager::Customer);
+    }
+    let consumer_eu = sim.ec2(&acct(CONSUMER), &eu());
+    for snap in copy.snapshot_ids() {
+        assert_eq!(
+            consumer_eu.describe_snapshot(snap).await.unwrap().owner,
+            acct(CONSUMER)
+        );
+    }
+
+    // The owner revokes; the consumer's copy is its own and still launches.
+    share::revoke(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
+    consumer_eu
+        .run_instances(RunInstancesRequest::new(copy.id.clone()))
+        .await
+        .unwrap();
+}
+
+/// Adopting again returns the same copy: one CopyImage in all.
+#[tokio::test(start_paused = true)]
+async fn adopting_twice_returns_the_same_copy() {
+    let sim = sim(2);
+    let (image, _) = cmk_image(&sim).await;
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &us(),
+        &ShareSpec::new(image.clone())
+            .account(acct(CONSUMER))
+            .allow_copy(true),
+    )
+    .await
+    .unwrap();
+    let copies = sim.call_count(Op::CopyImage);
+    let a = adopt(&sim, &acct(CONSUMER), &us(), &image, AdoptOptions::new())
+        .await
+        .unwrap();
+    let b = adopt(&sim, &acct(CONSUMER), &us(), &image, AdoptOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(a.image.id, b.image.id);
+    assert_eq!(a.image.name, "golden");
+    assert_eq!(sim.call_count(Op::CopyImage), copies + 1);
+}
+
+/// Shared for launching only: the pre-flight says the owner must grant createVolumePermission,
+/// with AWS's `InvalidRequest`, and nothing is copied.
+#[tokio::test(start_paused = true)]
+async fn missing_snapshot_permission_is_named_before_any_copy() {
+    let sim = sim(3);
+    let (image, _) = cmk_image(&sim).await;
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &us(),
+        &ShareSpec::new(image.clone()).account(acct(CONSUMER)),
+    )
+    .await
+    .unwrap();
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &AdoptOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(pre.blockers.len(), 1, "{pre}");
+    let b = &pre.blockers[0];
+    assert_eq!(b.kind, BlockerKind::SnapshotPermission);
+    assert_eq!(b.error.code(), "InvalidRequest");
+    let snap = sim
+        .ec2(&acct(OWNER), &us())
+        .describe_image(&image)
+        .await
+        .unwrap()
+        .snapshot_ids()[0]
+        .clone();
+    assert!(b.error.message().contains(snap.as_str()), "{}", b.error);
+    assert!(b.error.message().contains(OWNER), "{}", b.error);
+
+    let copies = sim.call_count(Op::CopyImage);
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &image, AdoptOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidRequest");
+    assert_eq!(sim.call_count(Op::CopyImage), copies);
+
+    // Once granted, the adoption goes through.
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &us(),
+        &ShareSpec::new(image.clone())
+            .account(acct(CONSUMER))
+            .allow_copy(true),
+    )
+    .await
+    .unwrap();
+    adopt(&sim, &acct(CONSUMER), &us(), &image, AdoptOptions::new())
+        .await
+        .unwrap();
+}
+
+/// Launch and snapshot permissions granted by hand, the key forgotten: the pre-flight names the
+/// key and its owner.
+#[tokio::test(start_paused = true)]
+async fn missing_key_access_is_named_before_any_copy() {
+    let sim = sim(4);
+    let (image, key) = cmk_image(&sim).await;
+    let owner_ec2 = sim.ec2(&acct(OWNER), &us());
+    owner_ec2
+        .modify_launch_permissions(
+            image.clone(),
+            PermissionChanges::add([LaunchPermission::Account(acct(CONSUMER))]),
+        )
+        .await
+        .unwrap();
+    let img = owner_ec2.describe_image(&image).await.unwrap();
+    for snap in img.snapshot_ids() {
+        owner_ec2
+            .modify_snapshot_permissions(
+                snap.clone(),
+                PermissionChanges::add([CreateVolumePermission::Account(acct(CONSUMER))]),
+            )
+            .await
+            .unwrap();
+    }
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &AdoptOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(pre.blockers.len(), 1, "{pre}");
+    let b = &pre.blockers[0];
+    assert_eq!(b.kind, BlockerKind::KeyAccess);
+    assert_eq!(b.error.code(), "AccessDeniedException");
+    assert!(b.error.message().contains(key.arn.as_str()), "{}", b.error);
+    let copies = sim.call_count(Op::CopyImage);
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &image, AdoptOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "AccessDeniedException");
+    assert_eq!(sim.call_count(Op::CopyImage), copies);
+}
+
+/// Marketplace images can never be copied to another account.
+#[tokio::test(start_paused = true)]
+async fn marketplace_images_can_never_be_adopted() {
+    let sim = sim(5);
+    let market = sim.marketplace_image(&us(), "hardened-linux").unwrap();
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &market, &AdoptOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(pre.blockers[0].kind, BlockerKind::Never, "{pre}");
+    assert_eq!(pre.blockers[0].error.code(), "InvalidRequest");
+    assert!(pre.blockers[0].error.message().contains("Marketplace"));
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &market, AdoptOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidRequest");
+    assert_eq!(sim.call_count(Op::CopyImage), 0);
+}
+
+/// An image nobody shared: the owner must share it first.
+#[tokio::test(start_paused = true)]
+async fn unshared_images_need_a_launch_permission() {
+    let sim = sim(6);
+    let (image, _) = cmk_image(&sim).await;
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &AdoptOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(pre.blockers.len(), 1);
+    assert_eq!(pre.blockers[0].kind, BlockerKind::NotShared);
+    assert_eq!(pre.blockers[0].error.code(), "InvalidAMIID.NotFound");
+    assert!(pre.image.is_none());
+    let copies = sim.call_count(Op::CopyImage);
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &image, AdoptOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidAMIID.NotFound");
+    assert_eq!(sim.call_count(Op::CopyImage), copies);
+}
+
+/// The consumer's own side: an unknown key, a name already used in the target Region.
+#[tokio::test(start_paused = true)]
+async fn problems_on_the_consumer_side_are_named_too() {
+    let sim = sim(7);
+    let (image, _) = cmk_image(&sim).await;
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &us(),
+        &ShareSpec::new(image.clone())
+            .account(acct(CONSUMER))
+            .allow_copy(true),
+    )
+    .await
+    .unwrap();
+    adopt(
+        &sim,
+        &acct(CONSUMER),
+        &us(),
+        &image,
+        AdoptOptions::new().name("taken"),
+    )
+    .await
+    .unwrap();
+    let opts = AdoptOptions::new()
+        .name("taken")
+        .target_region(us())
+        .kms_key("alias/does-not-exist".parse().unwrap());
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &opts)
+        .await
+        .unwrap();
+    let codes: Vec<(BlockerKind, &str)> = pre
+        .blockers
+        .iter()
+        .map(|b| (b.kind, b.error.code()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (BlockerKind::Yours, "NotFoundException"),
+            (BlockerKind::Yours, "InvalidAMIName.Duplicate"),
+        ],
+        "{pre}"
+    );
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &image, opts)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "NotFoundException");
+    assert!(err.message().contains("InvalidAMIName.Duplicate"), "{err}");
+}
