@@ -1,0 +1,258 @@
+//! The backend a story runs on, and the accounts and Regions it is told with.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use ami_core::api::Owner;
+use ami_core::ops::govern::ApprovalPolicy;
+use ami_core::ops::pipeline::ParentSelector;
+use ami_core::{
+    AccountId, Connector, Ec2, Error, ImageId, InstanceId, Kms, OwnerAlias, Region, Result,
+};
+use ami_sim::{Durability, Sim};
+
+use crate::args::Target;
+use crate::timeline::Timeline;
+
+/// The accounts and Regions of a story: who is who, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cast {
+    /// The accounts, by role name, the owner first.
+    pub accounts: Vec<(String, AccountId)>,
+    /// The Regions, the home Region first.
+    pub regions: Vec<Region>,
+}
+
+impl Cast {
+    /// A cast from `(role name, account id)` pairs (the owner first) and Regions (the home
+    /// Region first). Errors name the bad id.
+    pub fn new(accounts: &[(&str, &str)], regions: &[&str]) -> Result<Cast> {
+        Ok(Cast {
+            accounts: accounts
+                .iter()
+                .map(|(n, a)| Ok(((*n).to_owned(), AccountId::parse(a)?)))
+                .collect::<Result<_>>()?,
+            regions: regions
+                .iter()
+                .map(|r| Ok(Region::parse(r)?))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The account playing role `i` (0 is the owner).
+    pub fn account(&self, i: usize) -> &AccountId {
+        &self.accounts[i.min(self.accounts.len() - 1)].1
+    }
+
+    /// The Region `i` (0 is the home Region).
+    pub fn region(&self, i: usize) -> &Region {
+        &self.regions[i.min(self.regions.len() - 1)]
+    }
+
+    /// Every account id.
+    pub fn account_ids(&self) -> Vec<AccountId> {
+        self.accounts.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    /// `name (id)` of an account of the cast, or the id alone.
+    pub fn who(&self, account: &AccountId) -> String {
+        match self.accounts.iter().find(|(_, a)| a == account) {
+            Some((n, a)) => format!("{n} ({a})"),
+            None => account.to_string(),
+        }
+    }
+
+    /// Replaces accounts and Regions with the command line's, which must name at least as
+    /// many as the story needs.
+    pub(crate) fn with_overrides(
+        mut self,
+        accounts: Option<Vec<AccountId>>,
+        regions: Option<Vec<Region>>,
+    ) -> std::result::Result<Cast, String> {
+        if let Some(list) = accounts {
+            if list.len() < self.accounts.len() {
+                return Err(format!(
+                    "--accounts names {} account(s); this story needs {} ({})",
+                    list.len(),
+                    self.accounts.len(),
+                    self.accounts
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            for (slot, a) in self.accounts.iter_mut().zip(list) {
+                slot.1 = a;
+            }
+        }
+        if let Some(list) = regions {
+            if list.len() < self.regions.len() {
+                return Err(format!(
+                    "--regions names {} Region(s); this story needs {}",
+                    list.len(),
+                    self.regions.len()
+                ));
+            }
+            self.regions = list;
+        }
+        Ok(self)
+    }
+}
+
+/// Where the story runs: the connector every workflow takes, and, on the simulator, the
+/// simulator itself for what only it can do (write files on an instance's volume, attach a
+/// launch guard).
+#[derive(Clone)]
+pub struct World {
+    connector: Arc<dyn Connector>,
+    sim: Option<Sim>,
+    /// The accounts and Regions of the story.
+    pub cast: Cast,
+    /// The timeline the story prints on.
+    pub timeline: Timeline,
+    /// Where it runs.
+    pub target: Target,
+    /// The seed (meaningful on the simulator).
+    pub seed: u64,
+}
+
+impl fmt::Debug for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("World")
+            .field("target", &self.target)
+            .field("cast", &self.cast)
+            .finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// A world on the simulator.
+    pub fn on_sim(sim: Sim, cast: Cast, timeline: Timeline, seed: u64) -> World {
+        World {
+            connector: Arc::new(sim.clone()),
+            sim: Some(sim),
+            cast,
+            timeline,
+            target: Target::Sim,
+            seed,
+        }
+    }
+
+    /// A world on any connector (AWS, an emulator).
+    pub fn on_connector(
+        connector: Arc<dyn Connector>,
+        cast: Cast,
+        timeline: Timeline,
+        target: Target,
+    ) -> World {
+        World {
+            connector,
+            sim: None,
+            cast,
+            timeline,
+            target,
+            seed: 0,
+        }
+    }
+
+    /// The connector the workflows take.
+    pub fn connector(&self) -> &dyn Connector {
+        self.connector.as_ref()
+    }
+
+    /// The simulator, when the story runs on it.
+    pub fn sim(&self) -> Option<&Sim> {
+        self.sim.as_ref()
+    }
+
+    /// An EC2 client of `account` in `region`.
+    pub fn ec2(&self, account: &AccountId, region: &Region) -> Result<Arc<dyn Ec2>> {
+        self.connector.ec2(account, region)
+    }
+
+    /// A KMS client of `account` in `region`.
+    pub fn kms(&self, account: &AccountId, region: &Region) -> Result<Arc<dyn Kms>> {
+        self.connector.kms(account, region)
+    }
+
+    /// The Amazon Linux 2023 image (x86_64) in `region`, as `account` sees it: the simulator's
+    /// catalogue entry, or the newest one Amazon publishes there.
+    pub async fn amazon_linux(&self, account: &AccountId, region: &Region) -> Result<ImageId> {
+        if let Some(sim) = &self.sim {
+            return sim.amazon_image(region, "al2023").ok_or_else(|| {
+                Error::from_code(
+                    "InvalidAMIID.NotFound",
+                    format!("the simulator has no al2023 image in {region}"),
+                )
+            });
+        }
+        let ec2 = self.ec2(account, region)?;
+        let amazon = [Owner::Alias(OwnerAlias::Amazon)];
+        match ParentSelector::newest("al2023-ami-2023.*-x86_64", amazon.clone())
+            .resolve(ec2.as_ref())
+            .await
+        {
+            Ok(img) => Ok(img.id),
+            // Emulators may only carry Amazon Linux 2 in their catalogue.
+            Err(e) if e.is_not_found() => Ok(ParentSelector::newest("amzn2-ami-*-x86_64*", amazon)
+                .resolve(ec2.as_ref())
+                .await?
+                .id),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a file on the volume at `device` of a running instance, as a build component
+    /// would. Only the simulator can; elsewhere it returns `false` and writes nothing (a real
+    /// build runs its components through SSM or user data).
+    pub fn write_file(
+        &self,
+        instance: &InstanceId,
+        device: &str,
+        path: &str,
+        contents: &str,
+        buffered: bool,
+    ) -> Result<bool> {
+        match &self.sim {
+            Some(sim) => {
+                let d = if buffered {
+                    Durability::Buffered
+                } else {
+                    Durability::Flushed
+                };
+                sim.write_data(instance, device, path, contents, d)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// What the volume at `device` of an instance holds, where that can be read (the
+    /// simulator).
+    pub fn read_volume(
+        &self,
+        instance: &InstanceId,
+        device: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        match &self.sim {
+            Some(sim) => Ok(Some(sim.volume_data(instance, device)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Enforces `policy` on launches in `account`: on the simulator as its launch guard
+    /// (RunInstances of an unapproved image fails with `UnauthorizedOperation`); on AWS the
+    /// same is done by attaching [`ApprovalPolicy::iam_policy`] to the launching principals,
+    /// which an example does not do for you, so this returns `false` there.
+    pub fn enforce_policy(&self, account: &AccountId, policy: &ApprovalPolicy) -> bool {
+        match &self.sim {
+            Some(sim) => {
+                sim.set_launch_guard(account, Some(Arc::new(policy.clone())));
+                true
+            }
+            None => false,
+        }
+    }
+}
