@@ -108,7 +108,9 @@ async fn consumer_adopts_and_owns_the_copy() {
     let spec = ShareSpec::new(image.clone())
         .account(acct(CONSUMER))
         .allow_copy(true);
-    share::share(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
+    share::share(&sim, &acct(OWNER), &us(), &spec)
+        .await
+        .unwrap();
     let mine = consumer_key(&sim).await;
 
     let opts = AdoptOptions::new()
@@ -155,7 +157,9 @@ async fn consumer_adopts_and_owns_the_copy() {
     }
 
     // The owner revokes; the consumer's copy is its own and still launches.
-    share::revoke(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
+    share::revoke(&sim, &acct(OWNER), &us(), &spec)
+        .await
+        .unwrap();
     consumer_eu
         .run_instances(RunInstancesRequest::new(copy.id.clone()))
         .await
