@@ -22,7 +22,7 @@ use crate::api::{
     Owner,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, ImageId, KmsKeyRef, Region, SnapshotId};
+use crate::id::{AccountId, ClientToken, ImageId, KmsKeyRef, Region, SnapshotId};
 use crate::model::{
     CreateVolumePermission, Image, KeyManager, KeyPolicy, KeyState, KmsAction, LaunchPermission,
     Tags,
@@ -38,6 +38,9 @@ use super::wait::{wait_for_new_image, WaitOptions};
 pub const TAG_ADOPTED_FROM: &str = "ami:adopted-from";
 /// Tag put on an adopted copy: the account that owned the source.
 pub const TAG_SOURCE_OWNER: &str = "ami:source-owner";
+/// Tag put on an adopted copy: the client token of the adoption request, by which a later run
+/// of the same request recognises the copy.
+pub const TAG_ADOPT_REQUEST: &str = "ami:adopt-request";
 
 /// How to adopt.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -448,11 +451,18 @@ pub async fn preflight_adopt(
         )
     })
     .await?;
-    let adopted_from = adopted_from(source_region, image_id);
-    if let Some(existing) = same_name.iter().find(|i| {
-        i.source_image_id.as_ref() == Some(image_id)
-            && i.tags.get(TAG_ADOPTED_FROM) == Some(&adopted_from)
-    }) {
+    let token = request_token(
+        consumer,
+        source_region,
+        image_id,
+        &target_region,
+        &name,
+        opts,
+    )?;
+    if let Some(existing) = same_name
+        .iter()
+        .find(|i| i.tags.get(TAG_ADOPT_REQUEST).map(String::as_str) == Some(token.as_str()))
+    {
         pre.existing_copy = Some(existing.id.clone());
     } else if let Err(e) = check_name_available(&name, consumer, &target_region, &same_name) {
         pre.blockers.push(blocker(BlockerKind::Yours, e));
@@ -465,6 +475,28 @@ pub async fn preflight_adopt(
 
 fn adopted_from(source_region: &Region, image_id: &ImageId) -> String {
     format!("{source_region}/{image_id}")
+}
+
+/// The CopyImage client token of an adoption: the same request always gets the same token.
+fn request_token(
+    consumer: &AccountId,
+    source_region: &Region,
+    image_id: &ImageId,
+    target_region: &Region,
+    name: &str,
+    opts: &AdoptOptions,
+) -> Result<ClientToken> {
+    derived_token(
+        "adopt",
+        [
+            consumer.as_str(),
+            source_region.as_str(),
+            image_id.as_str(),
+            target_region.as_str(),
+            name,
+            opts.kms_key.as_ref().map_or("", KmsKeyRef::as_str),
+        ],
+    )
 }
 
 /// Copies `image_id` (in `source_region`, shared with `consumer`) into `consumer`'s account,
@@ -499,19 +531,17 @@ pub async fn adopt(
             .await
             .map(adopted);
     }
-    let token = derived_token(
-        "adopt",
-        [
-            consumer.as_str(),
-            source_region.as_str(),
-            image_id.as_str(),
-            pre.target_region.as_str(),
-            pre.name.as_str(),
-            opts.kms_key.as_ref().map_or("", KmsKeyRef::as_str),
-        ],
+    let token = request_token(
+        consumer,
+        source_region,
+        image_id,
+        &pre.target_region,
+        &pre.name,
+        &opts,
     )?;
     let mut req = copy_request(source_region, image_id, &pre.name, &opts)
-        .client_token(token)
+        .client_token(token.clone())
+        .tag(TAG_ADOPT_REQUEST, token.as_str())
         .tag(TAG_ADOPTED_FROM, adopted_from(source_region, image_id))
         .tag(TAG_SOURCE_OWNER, source.owner.to_string());
     for (k, v) in &opts.tags {
@@ -521,4 +551,116 @@ pub async fn adopt(
     tracing::info!(source = %image_id, copy = %copy, consumer = %consumer, region = %pre.target_region, "adoption copy started");
     let image = wait_for_new_image(dst.as_ref(), &copy, &opts.wait).await?;
     Ok(adopted(image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Ec2, Kms, MockEc2, MockKms, Page};
+    use crate::model::{
+        BlockDevice, DeregistrationProtection, ImageState, OwnerAlias, ProductCode, ProductCodeType,
+    };
+    use crate::time::{Clock, Timestamp};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct FixedClock;
+    impl Clock for FixedClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::EPOCH
+        }
+    }
+
+    /// Hands out the one mock EC2 client for every scope; no KMS calls are expected.
+    #[derive(Debug)]
+    struct Mocks(Arc<MockEc2>);
+    impl Connector for Mocks {
+        fn ec2(&self, _: &AccountId, _: &Region) -> Result<Arc<dyn Ec2>> {
+            Ok(self.0.clone())
+        }
+        fn kms(&self, _: &AccountId, _: &Region) -> Result<Arc<dyn Kms>> {
+            Ok(Arc::new(MockKms::new()))
+        }
+        fn clock(&self) -> Arc<dyn Clock> {
+            Arc::new(FixedClock)
+        }
+    }
+
+    fn marketplace_image() -> Image {
+        Image {
+            id: "ami-0123456789abcdef0".parse().unwrap(),
+            region: "us-east-1".parse().unwrap(),
+            name: "hardened-linux".into(),
+            description: None,
+            owner: "679593333241".parse().unwrap(),
+            owner_alias: Some(OwnerAlias::AwsMarketplace),
+            state: ImageState::Available,
+            state_reason: None,
+            public: true,
+            block_devices: vec![BlockDevice {
+                device_name: "/dev/xvda".into(),
+                snapshot_id: Some("snap-0123456789abcdef0".parse().unwrap()),
+                volume_size_gib: 8,
+                encryption: None,
+                delete_on_termination: true,
+            }],
+            root_device_name: "/dev/xvda".into(),
+            architecture: "x86_64".into(),
+            product_codes: vec![ProductCode {
+                id: "abcdefghijklmnopqrstuvwxy".into(),
+                kind: ProductCodeType::Marketplace,
+            }],
+            tags: Tags::new(),
+            creation_time: Timestamp::EPOCH,
+            deprecation_time: None,
+            deregistration_protection: DeregistrationProtection::Disabled,
+            source_image_id: None,
+            source_region: None,
+            source_instance_id: None,
+            last_launched_time: None,
+        }
+    }
+
+    /// A Marketplace image is refused by the pre-flight with AWS's `InvalidRequest`, and
+    /// CopyImage is never called (the mock has no expectation for it).
+    #[tokio::test(start_paused = true)]
+    async fn marketplace_is_refused_without_copy_image() {
+        let mut ec2 = MockEc2::new();
+        ec2.expect_describe_images()
+            .returning(|_| Ok(Page::last(vec![marketplace_image()])));
+        ec2.expect_describe_snapshots()
+            .returning(|_| Ok(Page::last(vec![])));
+        let mocks = Mocks(Arc::new(ec2));
+        let consumer: AccountId = "222222222222".parse().unwrap();
+        let region: Region = "us-east-1".parse().unwrap();
+        let id = marketplace_image().id;
+        let pre = preflight_adopt(&mocks, &consumer, &region, &id, &AdoptOptions::new())
+            .await
+            .unwrap();
+        // Nothing the owner could grant matters: the never-possible blocker is the only one.
+        assert_eq!(pre.blockers.len(), 1, "{pre}");
+        assert_eq!(pre.blockers[0].kind, BlockerKind::Never);
+        assert_eq!(pre.blockers[0].error.code(), "InvalidRequest");
+        assert!(pre.blockers[0].error.message().contains("Marketplace"));
+        let err = adopt(&mocks, &consumer, &region, &id, AdoptOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "InvalidRequest");
+        assert!(err.message().contains("cannot adopt"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bad_wait_options_are_refused_before_any_call() {
+        let mocks = Mocks(Arc::new(MockEc2::new()));
+        let err = preflight_adopt(
+            &mocks,
+            &"222222222222".parse().unwrap(),
+            &"us-east-1".parse().unwrap(),
+            &"ami-0123456789abcdef0".parse().unwrap(),
+            &AdoptOptions::new().wait(WaitOptions::default().jitter(-1.0)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "InvalidParameterValue");
+    }
 }

@@ -980,6 +980,7 @@ pub async fn reencrypt(
     if let Some(existing) = same_name.iter().find(|i| {
         i.source_image_id.as_ref() == Some(&req.image)
             && i.tags.get(TAG_REENCRYPTED_FROM).map(String::as_str) == Some(req.image.as_str())
+            && i.kms_keys().iter().all(|e| e.key == key.arn)
     }) {
         return wait_for_new_image(ec2.as_ref(), &existing.id, &req.wait).await;
     }
