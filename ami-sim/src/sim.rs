@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ami_core::{
-    AccountId, Clock, Connector, Ec2, Error, ImageId, InstanceId, InstanceState, Kms, LaunchGuard,
-    OrganizationArn, OrganizationalUnitArn, Region, Result, SnapshotId, Timestamp, VirtualClock,
+    AccountId, Clock, Connector, CreateVolumePermission, Ec2, Error, Image, ImageId, Instance,
+    InstanceId, InstanceState, Kms, LaunchGuard, LaunchPermission, OrganizationArn,
+    OrganizationalUnitArn, Region, Result, Snapshot, SnapshotId, Timestamp, VirtualClock,
 };
 
 use crate::builder::SimBuilder;
@@ -295,6 +296,32 @@ impl Sim {
             from,
             until,
         });
+    }
+
+    /// Every image the simulator holds (all accounts and Regions, deregistered ones and the
+    /// catalogue included) with its launch permissions: ground truth for tests, not an AWS
+    /// call, and not logged.
+    pub fn inspect_images(&self) -> Vec<(Image, Vec<LaunchPermission>)> {
+        let (st, _) = self.state_now();
+        st.images
+            .values()
+            .map(|r| (r.image.clone(), r.perms.iter().cloned().collect()))
+            .collect()
+    }
+
+    /// Every snapshot the simulator holds, with its create-volume permissions (not logged).
+    pub fn inspect_snapshots(&self) -> Vec<(Snapshot, Vec<CreateVolumePermission>)> {
+        let (st, _) = self.state_now();
+        st.snapshots
+            .values()
+            .map(|r| (r.snap.clone(), r.perms.iter().cloned().collect()))
+            .collect()
+    }
+
+    /// Every instance the simulator holds, terminated ones included (not logged).
+    pub fn inspect_instances(&self) -> Vec<Instance> {
+        let (st, _) = self.state_now();
+        st.instances.values().map(|r| r.inst.clone()).collect()
     }
 
     /// Every call answered so far, in order.
