@@ -104,7 +104,7 @@ impl Default for DistributeOptions {
             retry: RetryPolicy::default(),
             copy_timeout: Duration::from_secs(6 * 3600),
             poll_initial: Duration::from_secs(5),
-            poll_max: Duration::from_secs(20),
+            poll_max: Duration::from_secs(30),
         }
     }
 }
