@@ -155,11 +155,21 @@ mod tests {
         assert_eq!(o.regions.unwrap().len(), 2);
         let o = Options::parse(["--endpoint", "http://127.0.0.1:5000", "--role", "r"]).unwrap();
         assert_eq!(o.target, Target::Endpoint("http://127.0.0.1:5000".into()));
-        assert!(Options::parse(["--seed", "x"]).unwrap_err().contains("--seed \"x\""));
-        assert!(Options::parse(["--endpoint", "localhost"]).unwrap_err().contains("not a URL"));
-        assert!(Options::parse(["--accounts", "12"]).unwrap_err().contains("--accounts"));
-        assert!(Options::parse(["--bogus"]).unwrap_err().contains("unknown argument"));
-        assert!(Options::parse(["--role", "r"]).unwrap_err().contains("--endpoint"));
+        assert!(Options::parse(["--seed", "x"])
+            .unwrap_err()
+            .contains("--seed \"x\""));
+        assert!(Options::parse(["--endpoint", "localhost"])
+            .unwrap_err()
+            .contains("not a URL"));
+        assert!(Options::parse(["--accounts", "12"])
+            .unwrap_err()
+            .contains("--accounts"));
+        assert!(Options::parse(["--bogus"])
+            .unwrap_err()
+            .contains("unknown argument"));
+        assert!(Options::parse(["--role", "r"])
+            .unwrap_err()
+            .contains("--endpoint"));
         assert!(Options::parse(["--help"]).unwrap_err().contains("--seed N"));
     }
 }

@@ -89,7 +89,8 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message = value.to_owned();
         } else {
-            self.fields.insert(field.name().to_owned(), value.to_owned());
+            self.fields
+                .insert(field.name().to_owned(), value.to_owned());
         }
     }
 
@@ -126,10 +127,8 @@ impl<S: Subscriber> Layer<S> for ProgressLayer {
             "copy pending" => {
                 let dest = f.get("destination").to_owned();
                 if self.due(&format!("copy {dest}")) {
-                    self.timeline.event(format!(
-                        "... copy {} to {dest}: pending",
-                        f.get("image")
-                    ));
+                    self.timeline
+                        .event(format!("... copy {} to {dest}: pending", f.get("image")));
                 }
             }
             "wait complete" => {

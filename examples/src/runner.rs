@@ -41,9 +41,10 @@ where
             return ExitCode::from(2);
         }
     };
-    let cast = match cast.map_err(|e| e.to_string()).and_then(|c| {
-        c.with_overrides(opts.accounts.clone(), opts.regions.clone())
-    }) {
+    let cast = match cast
+        .map_err(|e| e.to_string())
+        .and_then(|c| c.with_overrides(opts.accounts.clone(), opts.regions.clone()))
+    {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("{program}: {msg}");

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use ami_core::api::Owner;
+use ami_core::api::{Owner, RunInstancesRequest};
 use ami_core::ops::govern::ApprovalPolicy;
 use ami_core::ops::pipeline::ParentSelector;
+use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{
-    AccountId, Connector, Ec2, Error, ImageId, InstanceId, Kms, OwnerAlias, Region, Result,
+    AccountId, Connector, Ec2, Error, ImageId, InstanceId, InstanceState, Kms, KmsExt, KmsKeyRef,
+    OwnerAlias, Region, Result,
 };
 use ami_sim::{Durability, Sim};
 
@@ -253,6 +255,57 @@ impl World {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Launches one instance of `image` as `account` in `region`, tagged `Name=name`, and
+    /// waits until it runs.
+    pub async fn launch(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        image: &ImageId,
+        name: &str,
+    ) -> Result<InstanceId> {
+        let ec2 = self.ec2(account, region)?;
+        let inst = ec2
+            .run_instances(
+                RunInstancesRequest::new(image.clone())
+                    .instance_type("m7i.large")
+                    .tag("Name", name),
+            )
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::workflow(format!("RunInstances of {image} returned no instance"))
+            })?;
+        wait_for_instance_state(
+            ec2.as_ref(),
+            &inst.id,
+            InstanceState::Running,
+            &WaitOptions::default(),
+        )
+        .await?;
+        Ok(inst.id)
+    }
+
+    /// The ARN of the customer managed key behind `alias` of `account` in `region`, created
+    /// (with the alias) if it does not exist yet.
+    pub async fn ensure_key(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        alias: &str,
+    ) -> Result<KmsKeyRef> {
+        let kms = self.kms(account, region)?;
+        match kms.describe_key(alias.parse::<KmsKeyRef>()?).await {
+            Ok(k) => Ok(k.arn),
+            Err(e) if e.is_not_found() => Ok(kms
+                .create_key_with_alias(alias, "images of the ami examples")
+                .await?
+                .arn),
+            Err(e) => Err(e),
         }
     }
 }

@@ -25,10 +25,8 @@ use ami_core::ops::govern::{scan, ApprovalPolicy, ScanScope};
 use ami_core::ops::journal::MemoryJournal;
 use ami_core::ops::retire::{self, FamilySelector, RetentionPolicy, RetireOptions};
 use ami_core::ops::share::{self, ShareSpec};
-use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{
-    AccountId, Ec2, Ec2Ext, Error, ImageId, InstanceId, InstanceState, KmsExt, KmsKeyRef,
-    Region, Result, Tags,
+    AccountId, Ec2, Ec2Ext, Error, ImageId, InstanceId, KmsKeyRef, Region, Result, Tags,
 };
 use ami_examples::{human, main_with, say, Cast, World};
 
@@ -88,9 +86,9 @@ async fn mission(w: World) -> Result<()> {
     tl.mute(true);
     let v1 = release(&w, 1).await?;
     let v1_home = image_at(&v1.manifest, &home, &factory)?;
-    let running_v1 = launch(&w, &prod_b, &home, &v1_home, "web-v1").await?;
+    let running_v1 = w.launch(&prod_b, &home, &v1_home, "web-v1").await?;
     let amazon = w.amazon_linux(&prod_a, &home).await?;
-    let legacy = launch(&w, &prod_a, &home, &amazon, "legacy-batch").await?;
+    let legacy = w.launch(&prod_a, &home, &amazon, "legacy-batch").await?;
     tl.mute(false);
     tl.detail(format!(
         "golden-1 is {} in {}; {} runs it as {running_v1}",
@@ -162,7 +160,9 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     ));
 
     tl.step("Build instance");
-    let build = launch(w, &factory, &home, &parent, &format!("{name}-build")).await?;
+    let build = w
+        .launch(&factory, &home, &parent, &format!("{name}-build"))
+        .await?;
     tl.detail(format!("{build} is running, launched from {parent}"));
 
     tl.step("Components");
@@ -183,7 +183,9 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         }
     }
     if wrote == 0 {
-        tl.detail("components run through your provisioner (SSM, user data) on real AWS; skipped here");
+        tl.detail(
+            "components run through your provisioner (SSM, user data) on real AWS; skipped here",
+        );
     }
 
     tl.step("Stop for file-system integrity, then CreateImage");
@@ -191,7 +193,9 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         ec2.as_ref(),
         BakeRequest::new(build.clone(), format!("{name}-build"))
             .consistency(Consistency::StopFirst)
-            .description(format!("golden image {version}, build output (unencrypted)"))
+            .description(format!(
+                "golden image {version}, build output (unencrypted)"
+            ))
             .tag("Stage", "build"),
     )
     .await?;
@@ -210,7 +214,9 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     tl.detail(format!("build instance {build} terminated"));
 
     tl.step("Test instance from the new image");
-    let test = launch(w, &factory, &home, &baked.image.id, &format!("{name}-test")).await?;
+    let test = w
+        .launch(&factory, &home, &baked.image.id, &format!("{name}-test"))
+        .await?;
     match w.read_volume(&test, &device)? {
         Some(data) => {
             for (path, contents, _) in &files {
@@ -235,7 +241,7 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         "Customer managed key {KEY_ALIAS} in each Region (default keys cannot be shared)"
     ));
     for r in &w.cast.regions {
-        let key = ensure_key(w, &factory, r, KEY_ALIAS).await?;
+        let key = w.ensure_key(&factory, r, KEY_ALIAS).await?;
         tl.detail(format!("{r:<16} {key}"));
     }
 
@@ -254,8 +260,13 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     let plan = distribute::plan(w.connector(), &spec).await?;
     tl.detail(plan.to_string());
     let journal = MemoryJournal::new();
-    let manifest =
-        distribute::apply(w.connector(), &plan, &journal, &DistributeOptions::default()).await?;
+    let manifest = distribute::apply(
+        w.connector(),
+        &plan,
+        &journal,
+        &DistributeOptions::default(),
+    )
+    .await?;
     for e in &manifest.images {
         tl.detail(format!(
             "{:<16} {} available, encrypted with {KEY_ALIAS}",
@@ -325,7 +336,9 @@ async fn adopt_copy(w: &World, v: &Release, consumer: &AccountId) -> Result<(Ima
         "{} adopts the {region} copy under its own key",
         w.cast.who(consumer)
     ));
-    let own_key = ensure_key(w, consumer, &region, "alias/prod-a-images").await?;
+    let own_key = w
+        .ensure_key(consumer, &region, "alias/prod-a-images")
+        .await?;
     let opts = AdoptOptions::new()
         .name(format!("golden-{}-prod-a", v.version))
         .kms_key(own_key.clone())
@@ -383,8 +396,11 @@ async fn approve_and_guard(w: &World, v: &Release, prod: &AccountId) -> Result<A
     }
 
     let approved = image_at(&v.manifest, &region, &factory)?;
-    let ok = launch(w, prod, &region, &approved, "web-v2").await?;
-    tl.detail(format!("launch golden-{} ({approved}) in {region}: {ok} running", v.version));
+    let ok = w.launch(prod, &region, &approved, "web-v2").await?;
+    tl.detail(format!(
+        "launch golden-{} ({approved}) in {region}: {ok} running",
+        v.version
+    ));
 
     let amazon = w.amazon_linux(prod, &region).await?;
     let ec2 = w.ec2(prod, &region)?;
@@ -393,7 +409,10 @@ async fn approve_and_guard(w: &World, v: &Release, prod: &AccountId) -> Result<A
         .await
     {
         Err(e) if e.code() == "UnauthorizedOperation" => {
-            tl.detail(format!("launch {amazon} (not approved): refused, {}", e.code()));
+            tl.detail(format!(
+                "launch {amazon} (not approved): refused, {}",
+                e.code()
+            ));
             tl.detail(format!("  {}", e.message()));
         }
         Err(e) => return Err(e),
@@ -493,35 +512,6 @@ fn components(version: u32) -> Vec<(&'static str, String, bool)> {
     ]
 }
 
-/// Launches one instance of `image` as `account` in `region` and waits until it runs.
-async fn launch(
-    w: &World,
-    account: &AccountId,
-    region: &Region,
-    image: &ImageId,
-    name: &str,
-) -> Result<InstanceId> {
-    let ec2 = w.ec2(account, region)?;
-    let inst = ec2
-        .run_instances(
-            RunInstancesRequest::new(image.clone())
-                .instance_type("m7i.large")
-                .tag("Name", name),
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::workflow(format!("RunInstances of {image} returned no instance")))?;
-    wait_for_instance_state(
-        ec2.as_ref(),
-        &inst.id,
-        InstanceState::Running,
-        &WaitOptions::default(),
-    )
-    .await?;
-    Ok(inst.id)
-}
-
 async fn terminate(ec2: &dyn Ec2, id: &InstanceId) -> Result<()> {
     ec2.terminate_instances(vec![id.clone()]).await?;
     Ok(())
@@ -534,24 +524,6 @@ async fn root_device(ec2: &dyn Ec2, id: &InstanceId) -> Result<String> {
         .first()
         .map(|v| v.device_name.clone())
         .unwrap_or_else(|| "/dev/xvda".to_owned()))
-}
-
-/// The key behind `alias` of `account` in `region`, created if it does not exist yet.
-async fn ensure_key(
-    w: &World,
-    account: &AccountId,
-    region: &Region,
-    alias: &str,
-) -> Result<KmsKeyRef> {
-    let kms = w.kms(account, region)?;
-    match kms.describe_key(key_ref(alias)?).await {
-        Ok(k) => Ok(k.arn),
-        Err(e) if e.is_not_found() => Ok(kms
-            .create_key_with_alias(alias, "golden images")
-            .await?
-            .arn),
-        Err(e) => Err(e),
-    }
 }
 
 fn key_ref(alias: &str) -> Result<KmsKeyRef> {
