@@ -5,6 +5,10 @@
 //! and the value. Fields that do not identify anything are read leniently: a missing timestamp
 //! reads as the Unix epoch, a missing name or architecture as the empty string, a missing size as
 //! 0, and an image state this crate does not know yet as [`ImageState::Invalid`] (with a warning).
+//!
+//! One exception: an item of a describe answer whose **own id** is not AWS-shaped cannot be named
+//! through the model at all, so it is left out of the page with a warning instead of failing
+//! the whole call (moto's public catalogue, for one, holds images such as `ami-ekswin`).
 
 use std::collections::BTreeMap;
 
@@ -152,6 +156,21 @@ pub(crate) fn encrypted_keys<'a>(
         }
     }
     out
+}
+
+/// Whether a describe item's own id is usable; if not, logs that the item is left out.
+pub(crate) fn usable_id<T>(
+    kind: &str,
+    id: Option<&str>,
+    parse: impl FnOnce(&str) -> std::result::Result<T, IdError>,
+) -> bool {
+    match id.map(parse) {
+        Some(Ok(_)) => true,
+        _ => {
+            tracing::warn!(kind, id = ?id, "left out of the page: its id is not AWS-shaped");
+            false
+        }
+    }
 }
 
 /// The `(Encrypted, KmsKeyId)` pairs of images' block devices.

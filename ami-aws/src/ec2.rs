@@ -74,6 +74,7 @@ impl AwsEc2 {
         let managers = self.keys.resolve_all(&keys).await;
         images
             .iter()
+            .filter(|i| convert::usable_id("image", i.image_id(), ImageId::parse))
             .map(|i| convert::image_from_sdk(i, &self.region, &managers))
             .collect()
     }
@@ -142,6 +143,7 @@ impl AwsEc2 {
         };
         instances
             .iter()
+            .filter(|(i, _)| convert::usable_id("instance", i.instance_id(), InstanceId::parse))
             .map(|(i, owner)| {
                 let owner = match owner {
                     Some(o) => convert::required_id("OwnerId", Some(o), AccountId::parse)?,
@@ -641,6 +643,7 @@ impl Ec2 for AwsEc2 {
         let items = resp
             .snapshots()
             .iter()
+            .filter(|s| convert::usable_id("snapshot", s.snapshot_id(), SnapshotId::parse))
             .map(|s| convert::snapshot_from_sdk(s, &self.region, &managers))
             .collect::<Result<Vec<_>>>()?;
         Ok(Page {

@@ -1,21 +1,6 @@
 //! The one place where SDK failures become [`ami_core::Error`].
 //!
-//! [`map_sdk_error`] handles an `SdkError` of any operation:
-//!
-//! | SDK failure | [`Error`] | retryable |
-//! |---|---|---|
-//! | service error with a code | [`Error::from_code`]: the meaning of the code, with the code and message kept verbatim; unknown codes become [`Error::Other`] | throttling and server codes |
-//! | service error without a code, HTTP 5xx | [`Error::Internal`] with code `Unknown` | yes |
-//! | service error without a code, other status | [`Error::Other`] with code `Unknown` | no |
-//! | response that could not be parsed, HTTP 5xx | [`Error::Internal`] with code `InvalidResponse` | yes |
-//! | response that could not be parsed, other status | [`Error::Other`] with code `InvalidResponse` | no |
-//! | timeout (operation or attempt) | [`Error::Transport`] | yes |
-//! | dispatch failure (connection, DNS, TLS, credentials) | [`Error::Transport`] | yes |
-//! | request construction failure | [`Error::InvalidParameter`] with code [`INVALID_CLIENT_CONFIGURATION`] | no |
-//!
-//! The SDK has already retried retryable failures (standard retry mode, see
-//! [`AwsConfig::max_attempts`](crate::AwsConfig::max_attempts)) before an error reaches this
-//! function; `is_retryable()` tells a workflow whether trying again later can help.
+//! See [`map_sdk_error`] for the table.
 
 use std::error::Error as StdError;
 
@@ -35,7 +20,20 @@ pub const INVALID_RESPONSE: &str = "InvalidResponse";
 
 /// Maps the failure of any SDK operation to [`ami_core::Error`], keeping the AWS code and message.
 ///
-/// See the [module documentation](self) for the full table.
+/// | SDK failure | [`Error`] | retryable |
+/// |---|---|---|
+/// | service error with a code | [`Error::from_code`]: the meaning of the code, with the code and message kept verbatim; unknown codes become [`Error::Other`] | throttling and server codes |
+/// | service error without a code, HTTP 5xx | [`Error::Internal`] with code `Unknown` | yes |
+/// | service error without a code, other status | [`Error::Other`] with code `Unknown` | no |
+/// | response that could not be parsed, HTTP 5xx | [`Error::Internal`] with code `InvalidResponse` | yes |
+/// | response that could not be parsed, other status | [`Error::Other`] with code `InvalidResponse` | no |
+/// | timeout (operation or attempt) | [`Error::Transport`] | yes |
+/// | dispatch failure (connection, DNS, TLS, credentials) | [`Error::Transport`] | yes |
+/// | request construction failure | [`Error::InvalidParameter`] with code [`INVALID_CLIENT_CONFIGURATION`] | no |
+///
+/// The SDK has already retried retryable failures (standard retry mode, see
+/// [`AwsConfig::max_attempts`](crate::AwsConfig::max_attempts)) before an error reaches this
+/// function; `is_retryable()` tells a workflow whether trying again later can help.
 pub fn map_sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,

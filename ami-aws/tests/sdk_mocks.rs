@@ -522,19 +522,39 @@ async fn failed_images_and_wire_forms_of_protection_convert() {
 }
 
 #[tokio::test]
-async fn a_malformed_id_in_an_answer_is_an_invalid_response() {
-    let rule = mock!(aws_sdk_ec2::Client::describe_images).then_output(|| {
+async fn items_with_unusable_ids_are_left_out_and_other_malformed_ids_fail() {
+    // moto's catalogue holds images such as ami-ekswin: they cannot be named through the
+    // model, so the page leaves them out.
+    let odd = mock!(aws_sdk_ec2::Client::describe_images).then_output(|| {
         DescribeImagesOutput::builder()
-            .images(simple_image("image-42"))
+            .images(simple_image("ami-ekswin"))
+            .images(simple_image("ami-00000000000000001"))
+            .next_token("more")
             .build()
     });
-    let ec2 = AwsEc2::new(mock_client!(aws_sdk_ec2, [&rule]), me(), region());
+    let ec2 = AwsEc2::new(mock_client!(aws_sdk_ec2, [&odd]), me(), region());
+    let page = ec2
+        .describe_images(DescribeImagesRequest::new())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["ami-00000000000000001"]);
+    assert_eq!(page.next_token.as_deref(), Some("more"));
+
+    // A malformed id inside a usable item is an error naming the value.
+    let bad_owner = mock!(aws_sdk_ec2::Client::describe_images).then_output(|| {
+        let mut i = simple_image("ami-00000000000000001");
+        i.owner_id = Some("12".into());
+        DescribeImagesOutput::builder().images(i).build()
+    });
+    let ec2 = AwsEc2::new(mock_client!(aws_sdk_ec2, [&bad_owner]), me(), region());
     let err = ec2
         .describe_images(DescribeImagesRequest::new())
         .await
         .unwrap_err();
     assert_eq!(err.code(), ami_aws::INVALID_RESPONSE);
-    assert!(err.message().contains("image-42"), "{}", err.message());
+    assert!(err.message().contains("OwnerId"), "{}", err.message());
+    assert!(err.message().contains("\"12\""), "{}", err.message());
 }
 
 #[tokio::test]
