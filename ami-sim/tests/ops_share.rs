@@ -539,3 +539,30 @@ async fn faults_do_not_change_the_outcome() {
     assert_eq!(faulty, clean);
     assert!(clean.contains(CONSUMER), "{clean}");
 }
+
+/// A pending image cannot be shared yet: refused with AWS's code before any change.
+#[tokio::test(start_paused = true)]
+async fn a_pending_image_is_refused_until_available() {
+    let sim = sim(9, FaultPlan::none());
+    let (plain, key) = baked(&sim).await;
+    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let copy = ec2
+        .copy_image(
+            CopyImageRequest::new(region(), plain, "golden-pending").encrypt_with(key.arn.clone()),
+        )
+        .await
+        .unwrap();
+    let spec = ShareSpec::new(copy.clone()).account(acct(CONSUMER));
+    let err = share::share(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidAMIID.Unavailable");
+    assert_eq!(sim.call_count(Op::PutKeyPolicy), 0);
+    assert_eq!(sim.call_count(Op::ModifyImageAttribute), 0);
+    wait_for_image_available(ec2.as_ref(), &copy, &WaitOptions::default())
+        .await
+        .unwrap();
+    share::share(&sim, &acct(OWNER), &region(), &spec)
+        .await
+        .unwrap();
+}

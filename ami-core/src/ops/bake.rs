@@ -580,6 +580,51 @@ mod tests {
         assert_eq!(err.code(), "InvalidAMIName.Duplicate");
     }
 
+    /// CreateImage has no client token: an attempt that reached EC2 but answered with an
+    /// internal error makes the retry answer `InvalidAMIName.Duplicate`; the bake then finds
+    /// the image of the first attempt (same name, same instance) instead of failing.
+    #[tokio::test(start_paused = true)]
+    async fn a_retried_create_image_recognises_its_own_image() {
+        let mut seq = Sequence::new();
+        let mut ec2 = base();
+        ec2.expect_describe_instances()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
+        ec2.expect_describe_images()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Page::last(vec![])));
+        ec2.expect_create_image()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(crate::Error::from_code("InternalError", "oops")));
+        ec2.expect_create_image()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Err(crate::Error::from_code(
+                    "InvalidAMIName.Duplicate",
+                    "AMI name golden is already in use by AMI ami-0123456789abcdef0",
+                ))
+            });
+        ec2.expect_describe_images()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Page::last(vec![image(ImageState::Pending)])));
+        ec2.expect_describe_images()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Page::last(vec![image(ImageState::Available)])));
+        let baked = bake(
+            &ec2,
+            BakeRequest::new(instance_id(), "golden").consistency(Consistency::NoReboot),
+        )
+        .await
+        .unwrap();
+        assert_eq!(baked.image.id, image_id());
+    }
+
     /// A failed image is deregistered with its snapshots and the stopped instance restarted.
     #[tokio::test(start_paused = true)]
     async fn a_failed_image_is_cleaned_up_and_the_instance_restarted() {

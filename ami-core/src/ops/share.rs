@@ -1327,6 +1327,51 @@ mod tests {
         assert_eq!(edit_policy(&added, &image_id(), &remove), base);
     }
 
+    fn arb_account() -> impl proptest::strategy::Strategy<Value = AccountId> {
+        use proptest::prelude::*;
+        (0u64..6).prop_map(|n| AccountId::from_number(222_222_222_000 + n))
+    }
+
+    proptest::proptest! {
+        /// Whatever sequence of additions and removals is applied, the image's statement admits
+        /// exactly the accounts added and not removed since, with exactly the consumer actions
+        /// (and is absent when it would admit nobody), while every other statement is untouched.
+        #[test]
+        fn edit_policy_tracks_exactly_the_targets(
+            steps in proptest::collection::vec((proptest::bool::ANY, arb_account()), 0..20)
+        ) {
+            let base = KeyPolicy::default_for(&owner());
+            let mut policy = base.clone();
+            let mut expected: BTreeSet<AccountId> = BTreeSet::new();
+            for (add, account) in steps {
+                let change = KeyPolicyChange {
+                    key: KEY.parse().unwrap(),
+                    key_owner: owner(),
+                    add_accounts: if add { [account.clone()].into() } else { BTreeSet::new() },
+                    remove_accounts: if add { BTreeSet::new() } else { [account.clone()].into() },
+                    add_orgs: BTreeSet::new(),
+                    remove_orgs: BTreeSet::new(),
+                };
+                policy = edit_policy(&policy, &image_id(), &change);
+                if add { expected.insert(account); } else { expected.remove(&account); }
+                proptest::prop_assert_eq!(&policy.statements[0], &base.statements[0]);
+                let ours = policy.statements.iter().find(|s| s.sid == account_sid(&image_id()));
+                match ours {
+                    None => proptest::prop_assert!(expected.is_empty()),
+                    Some(s) => {
+                        let admitted: BTreeSet<AccountId> = s.principals.iter().filter_map(|p| match p {
+                            KeyPrincipal::Account(a) => Some(a.clone()),
+                            KeyPrincipal::Any => None,
+                        }).collect();
+                        proptest::prop_assert_eq!(&admitted, &expected);
+                        proptest::prop_assert_eq!(&s.actions, &KmsAction::CONSUMER.into_iter().collect::<BTreeSet<_>>());
+                    }
+                }
+                proptest::prop_assert!(policy.statements.len() <= 2);
+            }
+        }
+    }
+
     #[test]
     fn plans_print_every_change() {
         let p = SharePlan {
