@@ -101,7 +101,7 @@ async fn kms_policies_aliases_and_grants_round_trip() {
         .await
         .unwrap();
     assert_eq!(by_alias.arn, key.arn);
-    assert_eq!(by_alias.aliases, [alias.clone()]);
+    assert_eq!(by_alias.aliases, std::slice::from_ref(&alias));
 
     let consumer = AccountId::parse("444455556666").unwrap();
     let mut policy = kms.get_key_policy(key.arn.clone()).await.unwrap();
