@@ -233,6 +233,20 @@ async fn distributes_to_three_regions_and_two_accounts_with_customer_keys() {
                     .await
                     .unwrap();
                 assert!(seen.iter().any(|i| &i.id == id), "{r}: consumer sees {id}");
+                // ... and can launch it: the key policy admits it.
+                let cec2 = sim.ec2(&acct(CONSUMER), &r);
+                let inst = cec2
+                    .run_instances(RunInstancesRequest::new(id.clone()))
+                    .await
+                    .unwrap()
+                    .remove(0);
+                tokio::time::sleep(Duration::from_secs(120)).await;
+                let inst = cec2.describe_instance(&inst.id).await.unwrap();
+                assert_eq!(
+                    inst.state,
+                    ami_core::InstanceState::Running,
+                    "{r}: {inst:?}"
+                );
             } else {
                 assert!(perms.is_empty());
             }
@@ -436,11 +450,22 @@ async fn rollback_of_a_completed_run_restores_the_start() {
         .unwrap();
     assert_eq!(report.images.len(), 9);
     assert_eq!(canonical_state(&sim).await, before);
-    let grants = sim
-        .kms(&acct(OWNER), &region("us-east-1"))
-        .list_grants("alias/golden".parse().unwrap())
-        .await
-        .unwrap();
-    assert!(grants.is_empty(), "{grants:?}");
+    // No key policy keeps a statement the run added.
+    for a in [OWNER, A1, A2] {
+        for r in REGIONS {
+            let policy = sim
+                .kms(&acct(a), &region(r))
+                .get_key_policy("alias/golden".parse().unwrap())
+                .await
+                .unwrap();
+            assert!(
+                policy
+                    .statements
+                    .iter()
+                    .all(|s| !s.sid.starts_with("ami-share:")),
+                "{r}/{a}: {policy:?}"
+            );
+        }
+    }
     let _: Timestamp = sim.now();
 }

@@ -180,10 +180,28 @@ async fn state(sim: &Sim, plan: &DistributionPlan) -> BTreeMap<String, Vec<Strin
             must(|| ec2.describe_snapshot_permissions(s.clone())).await
         ));
     }
-    let kms = sim.kms(&src.account, &src.region);
-    let grants = must(|| kms.list_grants("alias/golden".parse().unwrap())).await;
-    shared.push(format!("grants {}", grants.len()));
     out.insert("source".into(), shared);
+    for a in [OWNER, A1] {
+        for r in REGIONS {
+            let kms = sim.kms(&acct(a), &region(r));
+            let policy = must(|| kms.get_key_policy("alias/golden".parse().unwrap())).await;
+            let mut statements: Vec<String> = policy
+                .statements
+                .iter()
+                .map(|s| {
+                    let sid = match s.sid.split(':').collect::<Vec<_>>().as_slice() {
+                        ["ami-share", _image, rest @ ..] => {
+                            format!("ami-share:<image>:{}", rest.join(":"))
+                        }
+                        _ => s.sid.clone(),
+                    };
+                    format!("{sid} {:?}", s.principals)
+                })
+                .collect();
+            statements.sort();
+            out.insert(format!("key {r}/{a}"), statements);
+        }
+    }
     out
 }
 

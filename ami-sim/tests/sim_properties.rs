@@ -427,7 +427,7 @@ fn may_launch(cx: &Ctx, account: usize, img: &Image, perms: &[LaunchPermission])
         _ => &[OU, CHILD_OU],
     };
     let in_org = account != 2;
-    &img.owner == &cx.accounts[account]
+    img.owner == cx.accounts[account]
         || img.public
         || perms.iter().any(|p| match p {
             LaunchPermission::Public => true,
@@ -626,7 +626,7 @@ fn random_operation_sequences_keep_the_invariants() {
     let runner_seed: u64 = std::env::var("SIM_PROPTEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_a11_ce);
+        .unwrap_or(0x0005_eeda_11ce);
     let cases: u32 = std::env::var("SIM_PROPTEST_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
