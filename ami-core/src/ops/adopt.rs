@@ -31,6 +31,7 @@ use crate::rules::{
     check_copy_image, check_key_access, check_name_available, CopyContext, KeyView, Membership,
 };
 
+use super::bake::check_tags;
 use super::retry::{derived_token, retry_default};
 use super::wait::{wait_for_new_image, WaitOptions};
 
@@ -254,6 +255,10 @@ pub async fn preflight_adopt(
     opts: &AdoptOptions,
 ) -> Result<AdoptPreflight> {
     opts.wait.validate()?;
+    check_tags(
+        &opts.tags,
+        &[TAG_ADOPTED_FROM, TAG_SOURCE_OWNER, TAG_ADOPT_REQUEST],
+    )?;
     let target_region = opts
         .target_region
         .clone()

@@ -131,34 +131,44 @@ impl BakeRequest {
         if let Some(d) = &self.description {
             validate_description(d)?;
         }
-        for key in self.tags.keys() {
-            if key.starts_with("aws:") {
-                return Err(Error::from_code(
-                    "InvalidParameterValue",
-                    format!("Tag key {key:?} starts with 'aws:', which is reserved for AWS; use another prefix."),
-                ));
-            }
-            if key == TAG_SOURCE_INSTANCE || key == TAG_CONSISTENCY {
-                return Err(Error::from_code(
-                    "InvalidParameterValue",
-                    format!(
-                        "Tag key {key:?} is set by the bake itself; remove it from the request."
-                    ),
-                ));
-            }
-        }
-        if self.tags.len() + 2 > MAX_TAGS {
+        check_tags(&self.tags, &[TAG_SOURCE_INSTANCE, TAG_CONSISTENCY])?;
+        self.wait.validate()
+    }
+}
+
+/// Checks user tags for an image and its snapshots: no `aws:` keys (reserved by AWS), none of
+/// the keys the workflow sets itself (`reserved`), and at most 50 tags with those added.
+pub(crate) fn check_tags(tags: &Tags, reserved: &[&str]) -> Result<()> {
+    for key in tags.keys() {
+        if key.starts_with("aws:") {
             return Err(Error::from_code(
-                "TagLimitExceeded",
+                "InvalidParameterValue",
                 format!(
-                    "The bake request has {} tags; with the 2 the bake adds at most {MAX_TAGS} are allowed per resource. Remove {}.",
-                    self.tags.len(),
-                    self.tags.len() + 2 - MAX_TAGS
+                    "Tag key {key:?} starts with 'aws:', which is reserved for AWS; use another prefix."
                 ),
             ));
         }
-        self.wait.validate()
+        if reserved.contains(&key.as_str()) {
+            return Err(Error::from_code(
+                "InvalidParameterValue",
+                format!(
+                    "Tag key {key:?} is set by the workflow itself; remove it from the request."
+                ),
+            ));
+        }
     }
+    if tags.len() + reserved.len() > MAX_TAGS {
+        return Err(Error::from_code(
+            "TagLimitExceeded",
+            format!(
+                "The request has {} tags; with the {} the workflow adds at most {MAX_TAGS} are allowed per resource. Remove {}.",
+                tags.len(),
+                reserved.len(),
+                tags.len() + reserved.len() - MAX_TAGS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A baked image.

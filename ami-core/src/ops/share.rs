@@ -43,6 +43,7 @@ use crate::rules::{
     validate_image_name, ShareContext, NAME_MAX_LEN,
 };
 
+use super::bake::check_tags;
 use super::retry::{derived_token, retry_default};
 use super::wait::{wait_for_new_image, WaitOptions};
 
@@ -927,6 +928,7 @@ pub async fn reencrypt(
     req: ReencryptRequest,
 ) -> Result<Image> {
     req.wait.validate()?;
+    check_tags(&req.tags, &[TAG_REENCRYPTED_FROM])?;
     let ec2 = connector.ec2(owner, region)?;
     let kms = connector.kms(owner, region)?;
     let key = retry_default("DescribeKey", || kms.describe_key(req.key.clone())).await?;

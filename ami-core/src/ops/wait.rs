@@ -50,6 +50,9 @@ use crate::model::{
 
 use super::retry::{retry_default, stable_hash};
 
+/// The longest deadline a wait accepts (30 days).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
+
 /// How to wait: backoff, jitter, deadline, grace window and confirmations.
 ///
 /// Build it from [`WaitOptions::default`] with the setters; [`validate`](Self::validate) checks
@@ -167,6 +170,13 @@ impl WaitOptions {
         if self.timeout.is_zero() {
             return bad("wait option timeout is 0: give the wait some time, e.g. 2 h".into());
         }
+        if self.timeout > MAX_TIMEOUT {
+            return bad(format!(
+                "wait option timeout {:?} is longer than {} days: no image takes that long; use a shorter deadline",
+                self.timeout,
+                MAX_TIMEOUT.as_secs() / 86_400
+            ));
+        }
         if self.confirmations == 0 {
             return bad("wait option confirmations is 0: at least 1 answer is needed".into());
         }
@@ -199,9 +209,13 @@ impl Backoff {
     /// The next delay (jittered), advancing the schedule.
     fn delay(&mut self, opts: &WaitOptions) -> Duration {
         let base = self.next;
-        self.next = base.mul_f64(opts.multiplier).min(opts.max_delay);
+        self.next = Duration::try_from_secs_f64(base.as_secs_f64() * opts.multiplier)
+            .unwrap_or(opts.max_delay)
+            .min(opts.max_delay);
         let cut: f64 = self.rng.random::<f64>() * opts.jitter;
-        base.mul_f64(1.0 - cut).max(Duration::from_millis(1))
+        Duration::try_from_secs_f64(base.as_secs_f64() * (1.0 - cut))
+            .map_or(base, |d| d.min(base))
+            .max(Duration::from_millis(1))
     }
 }
 
@@ -652,6 +666,7 @@ mod tests {
             WaitOptions::default().multiplier(f64::NAN),
             WaitOptions::default().jitter(1.5),
             WaitOptions::default().timeout(Duration::ZERO),
+            WaitOptions::default().timeout(Duration::MAX),
             WaitOptions::default().confirmations(0),
         ] {
             let err = wait_for_image_available(&ec2, &id, &opts)
@@ -660,6 +675,19 @@ mod tests {
             assert_eq!(err.code(), "InvalidParameterValue");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// Huge delays and multipliers saturate at `max_delay` instead of overflowing.
+    #[test]
+    fn backoff_saturates() {
+        let opts = WaitOptions::default()
+            .max_delay(Duration::MAX)
+            .multiplier(1e300)
+            .jitter(0.0);
+        let mut b = Backoff::new(&opts, "ami-1");
+        assert_eq!(b.delay(&opts), opts.initial_delay);
+        assert_eq!(b.delay(&opts), Duration::MAX);
+        assert_eq!(b.delay(&opts), Duration::MAX);
     }
 
     /// The delays of one schedule never exceed `max_delay`, never undercut
