@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use ami_core::api::{CopyImageRequest, CreateImageRequest, RunInstancesRequest};
 use ami_core::ops::distribute::{self, AccountCopies, DistributeOptions, DistributionSpec};
 use ami_core::ops::journal::MemoryJournal;
-use ami_core::{AccountId, Clock, Connector, Ec2Ext, ImageId, ImageState, KmsExt, LaunchPermission, Region};
+use ami_core::{
+    AccountId, Clock, Connector, Ec2Ext, ImageId, ImageState, KmsExt, LaunchPermission, Region,
+};
 use ami_sim::Sim;
 
 const REGIONS: [&str; 16] = [
@@ -46,7 +48,13 @@ fn account(i: u64) -> AccountId {
     AccountId::from_number(200_000_000_000 + i)
 }
 
-async fn wait_available(sim: &Sim, a: &AccountId, r: &Region, id: &ImageId, step: Duration) -> Result<Duration, BoxError> {
+async fn wait_available(
+    sim: &Sim,
+    a: &AccountId,
+    r: &Region,
+    id: &ImageId,
+    step: Duration,
+) -> Result<Duration, BoxError> {
     let ec2 = sim.ec2(a, r);
     let start = tokio::time::Instant::now();
     loop {
@@ -60,29 +68,47 @@ async fn wait_available(sim: &Sim, a: &AccountId, r: &Region, id: &ImageId, step
 }
 
 async fn run() -> Result<(), BoxError> {
-    let mut builder = Sim::builder().seed(42).regions(REGIONS).account(owner().as_str());
+    let mut builder = Sim::builder()
+        .seed(42)
+        .regions(REGIONS)
+        .account(owner().as_str());
     for i in 0..ACCOUNTS {
         builder = builder.account(account(i).as_str());
     }
     let sim = builder.build()?;
-    let regions: Vec<Region> = REGIONS.iter().map(|r| r.parse()).collect::<Result<_, _>>()?;
+    let regions: Vec<Region> = REGIONS
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_, _>>()?;
     let home = regions[0].clone();
     let mut accounts = vec![owner()];
     accounts.extend((0..ACCOUNTS).map(account));
     for a in &accounts {
         for r in &regions {
-            sim.kms(a, r).create_key_with_alias("golden", "golden images").await?;
+            sim.kms(a, r)
+                .create_key_with_alias("golden", "golden images")
+                .await?;
         }
     }
     // The source: an image of an instance, copied with the owner's customer key.
     let ec2 = sim.ec2(&owner(), &home);
-    let base = sim.amazon_image(&home, "al2023").ok_or("no al2023 in the catalogue")?;
-    let inst = ec2.run_instances(RunInstancesRequest::new(base)).await?.remove(0);
+    let base = sim
+        .amazon_image(&home, "al2023")
+        .ok_or("no al2023 in the catalogue")?;
+    let inst = ec2
+        .run_instances(RunInstancesRequest::new(base))
+        .await?
+        .remove(0);
     tokio::time::sleep(Duration::from_secs(120)).await;
-    let built = ec2.create_image(CreateImageRequest::new(inst.id, "golden-build")).await?;
+    let built = ec2
+        .create_image(CreateImageRequest::new(inst.id, "golden-build"))
+        .await?;
     wait_available(&sim, &owner(), &home, &built, Duration::from_secs(10)).await?;
     let golden = ec2
-        .copy_image(CopyImageRequest::new(home.clone(), built, "golden-1").encrypt_with("alias/golden".parse()?))
+        .copy_image(
+            CopyImageRequest::new(home.clone(), built, "golden-1")
+                .encrypt_with("alias/golden".parse()?),
+        )
         .await?;
     wait_available(&sim, &owner(), &home, &golden, Duration::from_secs(10)).await?;
 
@@ -91,9 +117,13 @@ async fn run() -> Result<(), BoxError> {
     for r in &regions {
         let id = sim
             .ec2(&owner(), r)
-            .copy_image(CopyImageRequest::new(home.clone(), golden.clone(), "probe").encrypt_with("alias/golden".parse()?))
+            .copy_image(
+                CopyImageRequest::new(home.clone(), golden.clone(), "probe")
+                    .encrypt_with("alias/golden".parse()?),
+            )
             .await?;
-        slowest = slowest.max(wait_available(&sim, &owner(), r, &id, Duration::from_secs(1)).await?);
+        slowest =
+            slowest.max(wait_available(&sim, &owner(), r, &id, Duration::from_secs(1)).await?);
     }
 
     let mut spec = DistributionSpec::new(owner(), home.clone(), golden)
@@ -129,18 +159,38 @@ async fn run() -> Result<(), BoxError> {
     }
 
     let ratio = makespan.as_secs_f64() / slowest.as_secs_f64();
-    println!("distribute: {} Regions x {} accounts (owner + {ACCOUNTS}) = {} copies", regions.len(), accounts.len(), manifest.images.len());
-    println!("  virtual makespan        {:>8.1} s", makespan.as_secs_f64());
+    println!(
+        "distribute: {} Regions x {} accounts (owner + {ACCOUNTS}) = {} copies",
+        regions.len(),
+        accounts.len(),
+        manifest.images.len()
+    );
+    println!(
+        "  virtual makespan        {:>8.1} s",
+        makespan.as_secs_f64()
+    );
     println!("  slowest single copy     {:>8.1} s", slowest.as_secs_f64());
-    println!("  ratio                   {ratio:>8.3}   (target <= 1.100: {})", if ratio <= 1.1 { "met" } else { "MISSED" });
+    println!(
+        "  ratio                   {ratio:>8.3}   (target <= 1.100: {})",
+        if ratio <= 1.1 { "met" } else { "MISSED" }
+    );
     println!("  API calls               {:>8}", calls.len());
-    println!("  minimum for the plan    {:>8}   (one availability check per copy)", plan.minimum_calls());
-    println!("  calls / minimum         {:>8.2}", calls.len() as f64 / plan.minimum_calls() as f64);
+    println!(
+        "  minimum for the plan    {:>8}   (one availability check per copy)",
+        plan.minimum_calls()
+    );
+    println!(
+        "  calls / minimum         {:>8.2}",
+        calls.len() as f64 / plan.minimum_calls() as f64
+    );
     for (op, n) in &by_op {
         println!("    {op:<38} {n:>6}");
     }
     println!("  journal entries         {:>8}", journal.len());
-    println!("  wall-clock time         {:>8.1} ms", wall.as_secs_f64() * 1000.0);
+    println!(
+        "  wall-clock time         {:>8.1} ms",
+        wall.as_secs_f64() * 1000.0
+    );
     Ok(())
 }
 

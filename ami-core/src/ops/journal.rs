@@ -51,8 +51,9 @@ pub enum JournalEntry {
         /// The plan.
         plan: Box<DistributionPlan>,
     },
-    /// Intent: share the source image with accounts that copy it into their own account.
-    /// Records what was already granted before, so a rollback removes only what the run added.
+    /// Intent: share the source image (through [`ops::share`](crate::ops::share)) with the
+    /// accounts that copy it into their own account. Records what the share adds, read before
+    /// it is applied, so a rollback removes exactly that and never what was there before.
     SourceShareRequested {
         /// The accounts about to receive the source.
         accounts: Vec<AccountId>,
@@ -60,13 +61,15 @@ pub enum JournalEntry {
         launch_already: Vec<AccountId>,
         /// Per source snapshot, the accounts that already had create-volume permission.
         snapshot_already: Vec<(SnapshotId, Vec<AccountId>)>,
+        /// Per customer managed key of the source, the accounts the share adds to the image's
+        /// key policy statement.
+        #[serde(default)]
+        key_access_added: Vec<KeyAccessRecord>,
     },
-    /// Outcome: the source is shared (launch permission, snapshot permission, key grants).
+    /// Outcome: the source is shared (launch permission, snapshot permission, key access).
     SourceShared {
         /// The accounts.
         accounts: Vec<AccountId>,
-        /// KMS grants created on the source's keys.
-        grants: Vec<GrantRecord>,
     },
     /// Intent: CopyImage for a destination, with this idempotency token.
     CopyRequested {
@@ -91,14 +94,12 @@ pub enum JournalEntry {
         /// Its backing snapshots.
         snapshot_ids: Vec<SnapshotId>,
     },
-    /// Outcome: launch permissions (and the KMS grants launching needs) are in place.
+    /// Outcome: launch permissions (and the key access launching needs) are in place.
     PermissionGranted {
         /// The destination.
         destination: Destination,
         /// The permissions granted.
         permissions: Vec<LaunchPermission>,
-        /// The KMS grants created for them.
-        grants: Vec<GrantRecord>,
     },
     /// Outcome: the deprecation time is set.
     DeprecationSet {
@@ -166,19 +167,17 @@ pub enum JournalEntry {
     },
 }
 
-/// A KMS grant a workflow created, so it can be revoked.
+/// Accounts a workflow added to an image's statement in a key policy, so it can remove them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct GrantRecord {
-    /// The account that owns the key (the grant is revoked by it).
+pub struct KeyAccessRecord {
+    /// The account that owns the key (whose KMS client edits the policy).
     pub key_owner: AccountId,
     /// The key's Region.
     pub region: Region,
     /// The key.
     pub key: KmsKeyRef,
-    /// The grant's name (names are unique per run, so a lookup by name finds it again).
-    pub name: String,
-    /// The grantee.
-    pub grantee: AccountId,
+    /// The accounts added.
+    pub accounts: Vec<AccountId>,
 }
 
 /// Where journal entries are kept.

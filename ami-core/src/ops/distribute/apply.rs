@@ -15,11 +15,12 @@ use super::retry::{hash_str, retry};
 use super::rollback::undo_destination;
 use super::spec::{Destination, Protection};
 use super::{DistributeOptions, FailurePolicy};
-use crate::api::{Connector, CreateGrantRequest, Ec2, Ec2Ext, PermissionChanges};
+use crate::api::{Connector, Ec2, Ec2Ext};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, Region};
-use crate::model::{CreateVolumePermission, Image, ImageState, KmsAction, LaunchPermission};
-use crate::ops::journal::{GrantRecord, JournalEntry, JournalStore};
+use crate::model::{CreateVolumePermission, Image, ImageState, LaunchPermission};
+use crate::ops::journal::{JournalEntry, JournalStore, KeyAccessRecord};
+use crate::ops::share::{self, ShareSpec};
 
 /// Why a destination stopped.
 enum Stop {
@@ -151,96 +152,79 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Shares the source with the receiving accounts.
+    /// Shares the source with the receiving accounts through [`share`]: launch permission,
+    /// snapshot create-volume permission (so they can copy it) and key access.
     async fn share_source(&self, progress: &Progress) -> std::result::Result<(), Stop> {
         let plan = self.plan;
-        if plan.shared_with.is_empty() || progress.share_grants.is_some() {
+        if plan.shared_with.is_empty() || progress.share_done {
             return Ok(());
         }
         let src = &plan.source;
-        let here = Destination::new(src.region.clone(), src.account.clone());
-        let ec2 = self.connector.ec2(&src.account, &src.region)?;
         let accounts = plan.shared_with.clone();
-        let pre = match &progress.share_requested {
-            Some(p) => p.clone(),
-            None => {
-                let existing = self
-                    .call(&here, "DescribeImageAttribute", || {
-                        ec2.describe_launch_permissions(src.image_id.clone())
-                    })
-                    .await?;
-                let launch_already: Vec<AccountId> = accounts
-                    .iter()
-                    .filter(|a| existing.contains(&LaunchPermission::Account((*a).clone())))
-                    .cloned()
-                    .collect();
-                let mut snapshot_already = Vec::new();
-                for s in &plan.source_snapshots {
-                    let perms = self
-                        .call(&here, "DescribeSnapshotAttribute", || {
-                            ec2.describe_snapshot_permissions(s.clone())
-                        })
-                        .await?;
-                    let already: Vec<AccountId> = accounts
+        let spec = ShareSpec::new(src.image_id.clone())
+            .accounts(accounts.iter().cloned())
+            .allow_copy(true);
+        // The diff between what the source has and what the accounts need.
+        let diff = share::plan(self.connector, &src.account, &src.region, &spec).await?;
+        if progress.share_requested.is_none() {
+            let adds = |p: &LaunchPermission| match p {
+                LaunchPermission::Account(a) => Some(a.clone()),
+                _ => None,
+            };
+            let launch_added: Vec<AccountId> = diff
+                .launch_permissions
+                .add
+                .iter()
+                .filter_map(adds)
+                .collect();
+            let launch_already = accounts
+                .iter()
+                .filter(|a| !launch_added.contains(a))
+                .cloned()
+                .collect();
+            let snapshot_already = plan
+                .source_snapshots
+                .iter()
+                .map(|s| {
+                    let added: Vec<&AccountId> = diff
+                        .snapshot_permissions
                         .iter()
-                        .filter(|a| perms.contains(&CreateVolumePermission::Account((*a).clone())))
+                        .filter(|c| &c.snapshot == s)
+                        .flat_map(|c| c.changes.add.iter())
+                        .filter_map(|p| match p {
+                            CreateVolumePermission::Account(a) => Some(a),
+                            CreateVolumePermission::Public => None,
+                        })
+                        .collect();
+                    let already = accounts
+                        .iter()
+                        .filter(|a| !added.contains(a))
                         .cloned()
                         .collect();
-                    snapshot_already.push((s.clone(), already));
-                }
-                self.append(JournalEntry::SourceShareRequested {
-                    accounts: accounts.clone(),
-                    launch_already: launch_already.clone(),
-                    snapshot_already: snapshot_already.clone(),
-                })?;
-                super::progress::SharePreState {
-                    accounts: accounts.clone(),
-                    launch_already,
-                    snapshot_already,
-                }
-            }
-        };
-        let add: Vec<LaunchPermission> = accounts
-            .iter()
-            .filter(|a| !pre.launch_already.contains(a))
-            .map(|a| LaunchPermission::Account(a.clone()))
-            .collect();
-        if !add.is_empty() {
-            self.call(&here, "ModifyImageAttribute", || {
-                ec2.modify_launch_permissions(
-                    src.image_id.clone(),
-                    PermissionChanges::add(add.clone()),
-                )
-            })
-            .await?;
-        }
-        for (s, already) in &pre.snapshot_already {
-            let add: Vec<CreateVolumePermission> = accounts
-                .iter()
-                .filter(|a| !already.contains(a))
-                .map(|a| CreateVolumePermission::Account(a.clone()))
-                .collect();
-            if !add.is_empty() {
-                self.call(&here, "ModifySnapshotAttribute", || {
-                    ec2.modify_snapshot_permissions(s.clone(), PermissionChanges::add(add.clone()))
+                    (s.clone(), already)
                 })
-                .await?;
-            }
+                .collect();
+            let key_access_added = diff
+                .key_policies
+                .iter()
+                .map(|k| KeyAccessRecord {
+                    key_owner: k.key_owner.clone(),
+                    region: k.key.region().unwrap_or_else(|| src.region.clone()),
+                    key: k.key.clone(),
+                    accounts: k.add_accounts.iter().cloned().collect(),
+                })
+                .collect();
+            self.append(JournalEntry::SourceShareRequested {
+                accounts: accounts.clone(),
+                launch_already,
+                snapshot_already,
+                key_access_added,
+            })?;
         }
-        let mut grants = Vec::new();
-        let keys = plan.customer_source_keys();
-        if !keys.is_empty() {
-            let kms = self.connector.kms(&src.account, &src.region)?;
-            for key in keys {
-                for a in &accounts {
-                    let g = grant_record(plan, &src.account, &src.region, key, a, "src");
-                    self.call(&here, "CreateGrant", || kms.create_grant(grant_request(&g)))
-                        .await?;
-                    grants.push(g);
-                }
-            }
+        if !diff.is_empty() {
+            share::apply(self.connector, &diff).await?;
         }
-        self.append(JournalEntry::SourceShared { accounts, grants })
+        self.append(JournalEntry::SourceShared { accounts })
     }
 
     /// Copy, wait, grant and deprecate one destination.
@@ -291,35 +275,17 @@ impl<'a> Run<'a> {
             .image_id
             .clone()
             .ok_or_else(|| Stop::Failed(Error::workflow(format!("{d}: no image id recorded"))))?;
-        if !copy.launch_permissions.is_empty() && p.permissions.is_none() {
+        if !copy.launch_permissions.is_empty() && !p.permissions {
             self.check(d)?;
-            let perms = copy.launch_permissions.clone();
-            self.call(d, "ModifyImageAttribute", || {
-                ec2.modify_launch_permissions(
-                    image_id.clone(),
-                    PermissionChanges::add(perms.clone()),
-                )
-            })
-            .await?;
-            let mut grants = Vec::new();
-            if let Some(key) = &copy.kms_key_arn {
-                let grantees = plan.grants_for(copy);
-                if !grantees.is_empty() {
-                    let kms = self.connector.kms(&d.account, &d.region)?;
-                    for a in grantees {
-                        let g = grant_record(plan, &d.account, &d.region, key, &a, "launch");
-                        self.call(d, "CreateGrant", || kms.create_grant(grant_request(&g)))
-                            .await?;
-                        grants.push(g);
-                    }
-                }
+            let spec = share_spec(&image_id, d, &copy.launch_permissions);
+            if !spec.launch_permissions().is_empty() {
+                share::share(self.connector, &d.account, &d.region, &spec).await?;
             }
             self.append(JournalEntry::PermissionGranted {
                 destination: d.clone(),
-                permissions: perms,
-                grants: grants.clone(),
+                permissions: copy.launch_permissions.clone(),
             })?;
-            p.permissions = Some(grants);
+            p.permissions = true;
         }
         if let Some(at) = plan.deprecate_at {
             if !p.deprecated {
@@ -432,31 +398,24 @@ impl<'a> Run<'a> {
     }
 }
 
-/// A run's KMS grant, named after the run so a rollback finds it again.
-pub(super) fn grant_record(
-    plan: &DistributionPlan,
-    owner: &AccountId,
-    region: &Region,
-    key: &crate::id::KmsKeyRef,
-    grantee: &AccountId,
-    purpose: &str,
-) -> GrantRecord {
-    GrantRecord {
-        key_owner: owner.clone(),
-        region: region.clone(),
-        key: key.clone(),
-        name: format!("{}-{purpose}-{grantee}", plan.run_id),
-        grantee: grantee.clone(),
+/// The share of a copy: its launch permissions (the copy's own account left out), with the key
+/// access launching needs.
+pub(super) fn share_spec(
+    image: &ImageId,
+    d: &Destination,
+    perms: &[LaunchPermission],
+) -> ShareSpec {
+    let mut spec = ShareSpec::new(image.clone());
+    for p in perms {
+        spec = match p {
+            LaunchPermission::Account(a) if a == &d.account => spec,
+            LaunchPermission::Account(a) => spec.account(a.clone()),
+            LaunchPermission::Organization(o) => spec.organization(o.clone()),
+            LaunchPermission::OrganizationalUnit(o) => spec.ou(o.clone()),
+            LaunchPermission::Public => spec.public(true),
+        };
     }
-}
-
-fn grant_request(g: &GrantRecord) -> CreateGrantRequest {
-    CreateGrantRequest {
-        key: g.key.clone(),
-        grantee: g.grantee.clone(),
-        operations: KmsAction::CONSUMER.into_iter().collect(),
-        name: Some(g.name.clone()),
-    }
+    spec
 }
 
 fn with_context(d: &Destination, e: Error) -> Error {

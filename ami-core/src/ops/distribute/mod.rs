@@ -5,10 +5,12 @@
 //!    in every target Region (names free, keys usable and customer managed wherever a copy is
 //!    shared, Regions valid). Print it: it implements `Display`.
 //! 2. [`apply`] executes it. The source is shared first with the accounts that receive their
-//!    own copies (launch permission, snapshot create-volume permission, KMS grants). Every copy is
+//!    own copies (launch permission, snapshot create-volume permission, key access), through
+//!    [`ops::share`](crate::ops::share). Every copy is
 //!    made with a [`ClientToken`](crate::ClientToken) derived from the run id and the
 //!    destination, with a bounded number in flight per destination Region; each waits until
-//!    available, then gets its launch permissions (and the KMS grants launching needs) and its
+//!    available, then gets its launch permissions (and the key access launching needs, again
+//!    through `ops::share`) and its
 //!    deprecation time. Deregistration protection comes last, once every copy is complete, so a
 //!    failure can always be cleaned up. Every step goes to a [`JournalStore`] first.
 //! 3. If the process stops, [`resume`] continues from the journal alone: an intent without its

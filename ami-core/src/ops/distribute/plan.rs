@@ -32,7 +32,8 @@ pub struct PlannedCopy {
     pub description: Option<String>,
     /// The key it is encrypted with (`None`: AWS's default behaviour).
     pub kms_key: Option<KmsKeyRef>,
-    /// The key's ARN, as DescribeKey resolved it during planning (grants need it).
+    /// The key's ARN, as DescribeKey resolved it during planning (key policies are edited
+    /// through it).
     pub kms_key_arn: Option<KmsKeyRef>,
     /// The CopyImage idempotency token (run id + destination).
     pub client_token: ClientToken,
@@ -94,20 +95,23 @@ impl DistributionPlan {
         self.copies.iter().find(|c| &c.destination == d)
     }
 
-    /// The fewest API calls [`apply`](super::apply) can make for this plan: one availability
-    /// check per copy and no retries.
+    /// The fewest API calls [`apply`](super::apply) can make for this plan: every call that
+    /// changes something (CopyImage, the permission and key policy writes, deprecation,
+    /// protection) plus one availability check per copy; no retries, no other reads.
     pub fn minimum_calls(&self) -> usize {
         let mut n = 0;
         if !self.shared_with.is_empty() {
-            // describe + modify launch permission, describe + modify per snapshot, one grant
-            // per account and customer managed key.
-            n += 2 + 2 * self.source_snapshots.len();
-            n += self.shared_with.len() * self.customer_source_keys().len();
+            // Launch permission, snapshot permission per snapshot, one policy per key.
+            n += 1 + self.source_snapshots.len() + self.customer_source_keys().len();
         }
         for c in &self.copies {
             n += 2; // CopyImage + one DescribeImages
-            if !c.launch_permissions.is_empty() {
-                n += 1 + self.grants_for(c).len();
+            let own = LaunchPermission::Account(c.destination.account.clone());
+            if c.launch_permissions.iter().any(|p| p != &own) {
+                n += 1; // ModifyImageAttribute
+                if self.needs_key_access(c) {
+                    n += 1; // PutKeyPolicy
+                }
             }
             n += usize::from(self.deprecate_at.is_some());
             n += usize::from(self.protection.is_some());
@@ -123,18 +127,15 @@ impl DistributionPlan {
             .collect()
     }
 
-    /// The accounts that need a KMS grant on the copy's key to launch it.
-    pub(crate) fn grants_for(&self, c: &PlannedCopy) -> Vec<AccountId> {
-        if c.kms_key_arn.is_none() {
-            return Vec::new();
-        }
-        c.launch_permissions
-            .iter()
-            .filter_map(|p| match p {
-                LaunchPermission::Account(a) if a != &c.destination.account => Some(a.clone()),
-                _ => None,
+    /// Whether launching the copy needs key access granted to others (a customer managed key
+    /// and someone other than the copy's owner to launch it).
+    fn needs_key_access(&self, c: &PlannedCopy) -> bool {
+        c.kms_key_arn.is_some()
+            && c.launch_permissions.iter().any(|p| match p {
+                LaunchPermission::Account(a) => a != &c.destination.account,
+                LaunchPermission::Organization(_) | LaunchPermission::OrganizationalUnit(_) => true,
+                LaunchPermission::Public => false,
             })
-            .collect()
     }
 }
 
@@ -153,7 +154,7 @@ impl fmt::Display for DistributionPlan {
             let accounts: Vec<String> = self.shared_with.iter().map(|a| a.to_string()).collect();
             writeln!(
                 f,
-                "  1. share the source with {}: launch permission, create-volume permission on {} snapshot(s), KMS grants on {} key(s)",
+                "  1. share the source with {}: launch permission, create-volume permission on {} snapshot(s), key policy access on {} key(s)",
                 accounts.join(", "),
                 self.source_snapshots.len(),
                 self.customer_source_keys().len()
@@ -514,15 +515,13 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
             )),
             None => {}
         }
-        if c.launch_permissions.iter().any(|p| {
-            matches!(
-                p,
-                LaunchPermission::Organization(_) | LaunchPermission::OrganizationalUnit(_)
-            )
-        }) && encrypted
+        if c.launch_permissions
+            .iter()
+            .any(|p| matches!(p, LaunchPermission::OrganizationalUnit(_)))
+            && encrypted
         {
             notes.push(format!(
-                "{d}: members of the organizations/OUs it is shared with need access to its key through the key policy (grants are created only for accounts)"
+                "{d}: a key policy can only admit a whole organization, so key access for its OUs goes to their organization"
             ));
         }
         let req = DescribeImagesRequest::new()

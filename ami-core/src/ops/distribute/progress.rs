@@ -7,7 +7,7 @@ use super::plan::DistributionPlan;
 use super::spec::Destination;
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, Region, SnapshotId};
-use crate::ops::journal::{GrantRecord, JournalEntry};
+use crate::ops::journal::{JournalEntry, KeyAccessRecord};
 
 /// Progress of one destination.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,8 +18,8 @@ pub(crate) struct DestProgress {
     pub image_id: Option<ImageId>,
     /// The copy was seen available, with these snapshots.
     pub snapshots: Option<Vec<SnapshotId>>,
-    /// Launch permissions granted, with these KMS grants.
-    pub permissions: Option<Vec<GrantRecord>>,
+    /// Launch permissions (and key access) granted.
+    pub permissions: bool,
     /// Deprecation set.
     pub deprecated: bool,
     /// Protection may have been enabled.
@@ -36,6 +36,7 @@ pub(crate) struct SharePreState {
     pub accounts: Vec<AccountId>,
     pub launch_already: Vec<AccountId>,
     pub snapshot_already: Vec<(SnapshotId, Vec<AccountId>)>,
+    pub key_access_added: Vec<KeyAccessRecord>,
 }
 
 /// The state a journal describes.
@@ -44,7 +45,7 @@ pub(crate) struct Progress {
     pub run_id: String,
     pub plan: Option<DistributionPlan>,
     pub share_requested: Option<SharePreState>,
-    pub share_grants: Option<Vec<GrantRecord>>,
+    pub share_done: bool,
     pub share_revoked: bool,
     pub dests: BTreeMap<Destination, DestProgress>,
     pub skipped_regions: BTreeMap<Region, String>,
@@ -74,18 +75,20 @@ impl Progress {
                     accounts,
                     launch_already,
                     snapshot_already,
+                    key_access_added,
                 } => {
                     // The first record of the pre-state is the true one: later ones would see
-                    // the run's own grants.
+                    // the run's own changes.
                     if p.share_requested.is_none() {
                         p.share_requested = Some(SharePreState {
                             accounts: accounts.clone(),
                             launch_already: launch_already.clone(),
                             snapshot_already: snapshot_already.clone(),
+                            key_access_added: key_access_added.clone(),
                         });
                     }
                 }
-                JournalEntry::SourceShared { grants, .. } => p.share_grants = Some(grants.clone()),
+                JournalEntry::SourceShared { .. } => p.share_done = true,
                 JournalEntry::SourceShareRevoked { .. } => p.share_revoked = true,
                 JournalEntry::CopyRequested { destination, .. } => {
                     p.dest(destination).requested = true;
@@ -108,11 +111,9 @@ impl Progress {
                     d.image_id = Some(image_id.clone());
                     d.snapshots = Some(snapshot_ids.clone());
                 }
-                JournalEntry::PermissionGranted {
-                    destination,
-                    grants,
-                    ..
-                } => p.dest(destination).permissions = Some(grants.clone()),
+                JournalEntry::PermissionGranted { destination, .. } => {
+                    p.dest(destination).permissions = true;
+                }
                 JournalEntry::DeprecationSet { destination, .. } => {
                     p.dest(destination).deprecated = true;
                 }

@@ -6,7 +6,7 @@ use std::fmt;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use super::apply::{grant_record, Run};
+use super::apply::Run;
 use super::plan::{PlannedCopy, RUN_TAG};
 use super::progress::{DestProgress, Progress};
 use super::spec::Destination;
@@ -15,9 +15,10 @@ use crate::api::{
     Connector, DeregisterImageRequest, DescribeSnapshotsRequest, Ec2Ext, Filter, PermissionChanges,
 };
 use crate::error::{Error, Result};
-use crate::id::{AccountId, ImageId, SnapshotId};
+use crate::id::{AccountId, ImageId, KmsKeyRef, SnapshotId};
 use crate::model::{CreateVolumePermission, LaunchPermission};
-use crate::ops::journal::{GrantRecord, JournalEntry, JournalStore};
+use crate::ops::journal::{JournalEntry, JournalStore};
+use crate::ops::share::{edit_policy, KeyPolicyChange};
 
 /// What a rollback removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,20 +31,20 @@ pub struct RollbackReport {
     pub snapshots: Vec<SnapshotId>,
     /// Accounts whose access to the source (added by the run) was revoked.
     pub source_access_revoked: Vec<AccountId>,
-    /// KMS grants revoked.
-    pub grants_revoked: usize,
+    /// Key policies edited to remove the key access the run added.
+    pub key_policies_edited: usize,
 }
 
 impl fmt::Display for RollbackReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "rollback of {}: {} image(s), {} snapshot(s) removed, access of {} account(s) to the source revoked, {} grant(s) revoked",
+            "rollback of {}: {} image(s), {} snapshot(s) removed, access of {} account(s) to the source revoked, {} key policy edit(s)",
             self.run_id,
             self.images.len(),
             self.snapshots.len(),
             self.source_access_revoked.len(),
-            self.grants_revoked
+            self.key_policies_edited
         )?;
         for (d, i) in &self.images {
             writeln!(f, "  {:<30} {i} deregistered", d.to_string())?;
@@ -54,7 +55,7 @@ impl fmt::Display for RollbackReport {
 
 /// Removes what the run made at one destination: lifts the protection it enabled, deregisters
 /// the image (pending or not) with its snapshots, deletes any snapshot of the run left in that
-/// account and Region, revokes the KMS grants it created, and records it.
+/// account and Region, removes the key policy statements made for the copy, and records it.
 ///
 /// When CopyImage may have been called but its answer was not recorded, the same request with
 /// the same client token is sent again: AWS answers with the id of the copy it made, if any
@@ -83,6 +84,7 @@ pub(super) async fn undo_destination(
         }
         None => None,
     };
+    let mut edited = 0;
     let mut snapshots: BTreeSet<SnapshotId> = p.snapshots.iter().flatten().cloned().collect();
     if let Some(id) = &image_id {
         match run
@@ -103,6 +105,14 @@ pub(super) async fn undo_destination(
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
+            }
+        }
+        // The copy's statements in its key's policy exist only for it: remove them all.
+        if !copy.launch_permissions.is_empty() {
+            if let Some(key) = &copy.kms_key_arn {
+                if strip_image_statements(run, d, key, id).await? {
+                    edited += 1;
+                }
             }
         }
         let req = DeregisterImageRequest::new(id.clone()).with_snapshots();
@@ -136,57 +146,39 @@ pub(super) async fn undo_destination(
             Err(e) => return Err(e),
         }
     }
-    // The grants the run may have created for this copy, whether or not their creation was
-    // recorded (the names are derived from the run, so a lookup finds them).
-    let mut expected: Vec<GrantRecord> = p.permissions.iter().flatten().cloned().collect();
-    if p.image_id.is_some() || p.requested {
-        if let Some(key) = &copy.kms_key_arn {
-            for a in plan.grants_for(copy) {
-                let g = grant_record(plan, &d.account, &d.region, key, &a, "launch");
-                if !expected.contains(&g) {
-                    expected.push(g);
-                }
-            }
-        }
-    }
-    let grants = revoke_grants(run, d, expected.iter()).await?;
     run.append_plain(JournalEntry::RolledBack {
         destination: d.clone(),
         image_id: image_id.clone(),
         snapshot_ids: deleted.clone(),
     })?;
-    Ok((image_id, deleted, grants))
+    Ok((image_id, deleted, edited))
 }
 
-/// Revokes the named grants (looked up by name, so a grant whose id was never seen is found).
-async fn revoke_grants<'g>(
+/// Removes every statement of `key`'s policy that [`share`](crate::ops::share) made for
+/// `image` (an image the run created, so no one else's statement is touched).
+async fn strip_image_statements(
     run: &Run<'_>,
     d: &Destination,
-    grants: impl Iterator<Item = &'g GrantRecord>,
-) -> Result<usize> {
-    let mut n = 0;
-    for g in grants {
-        let kms = run.connector.kms(&g.key_owner, &g.region)?;
-        let listed = run
-            .call(d, "ListGrants", || kms.list_grants(g.key.clone()))
-            .await?;
-        for found in listed
-            .iter()
-            .filter(|x| x.name.as_deref() == Some(g.name.as_str()))
-        {
-            match run
-                .call(d, "RevokeGrant", || {
-                    kms.revoke_grant(g.key.clone(), found.id.clone())
-                })
-                .await
-            {
-                Ok(()) => n += 1,
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
+    key: &KmsKeyRef,
+    image: &ImageId,
+) -> Result<bool> {
+    let owner = key.account().unwrap_or_else(|| d.account.clone());
+    let region = key.region().unwrap_or_else(|| d.region.clone());
+    let kms = run.connector.kms(&owner, &region)?;
+    let policy = run
+        .call(d, "GetKeyPolicy", || kms.get_key_policy(key.clone()))
+        .await?;
+    let prefix = format!("ami-share:{image}:");
+    let mut edited = policy.clone();
+    edited.statements.retain(|s| !s.sid.starts_with(&prefix));
+    if edited != policy {
+        run.call(d, "PutKeyPolicy", || {
+            kms.put_key_policy(key.clone(), edited.clone())
+        })
+        .await?;
+        return Ok(true);
     }
-    Ok(n)
+    Ok(false)
 }
 
 /// Removes the source sharing the run added (never what was there before it).
@@ -250,14 +242,33 @@ async fn revoke_source_share(
             Err(e) => return Err(e),
         }
     }
-    // The grants the run may have created, whether or not their creation was recorded.
-    let mut grants = Vec::new();
-    for key in plan.customer_source_keys() {
-        for a in &pre.accounts {
-            grants.push(grant_record(plan, &src.account, &src.region, key, a, "src"));
+    // The accounts the share added to the source's key policy statements.
+    let mut n = 0;
+    for k in &pre.key_access_added {
+        if k.accounts.is_empty() {
+            continue;
+        }
+        let kms = run.connector.kms(&k.key_owner, &k.region)?;
+        let policy = run
+            .call(&here, "GetKeyPolicy", || kms.get_key_policy(k.key.clone()))
+            .await?;
+        let change = KeyPolicyChange {
+            key: k.key.clone(),
+            key_owner: k.key_owner.clone(),
+            add_accounts: BTreeSet::new(),
+            remove_accounts: k.accounts.iter().cloned().collect(),
+            add_orgs: BTreeSet::new(),
+            remove_orgs: BTreeSet::new(),
+        };
+        let edited = edit_policy(&policy, &src.image_id, &change);
+        if edited != policy {
+            run.call(&here, "PutKeyPolicy", || {
+                kms.put_key_policy(k.key.clone(), edited.clone())
+            })
+            .await?;
+            n += 1;
         }
     }
-    let n = revoke_grants(run, &here, grants.iter()).await?;
     Ok((added, n))
 }
 
@@ -303,20 +314,20 @@ pub async fn rollback(
     let mut left = Vec::new();
     for ((c, _), o) in todo.iter().zip(outcomes) {
         match o {
-            Ok((image, snaps, grants)) => {
+            Ok((image, snaps, edits)) => {
                 if let Some(i) = image {
                     report.images.push((c.destination.clone(), i));
                 }
                 report.snapshots.extend(snaps);
-                report.grants_revoked += grants;
+                report.key_policies_edited += edits;
             }
             Err(e) => left.push(format!("{}: {} ({})", c.destination, e.message(), e.code())),
         }
     }
     if !progress.share_revoked {
         match revoke_source_share(&run, &progress).await {
-            Ok((accounts, grants)) => {
-                report.grants_revoked += grants;
+            Ok((accounts, edits)) => {
+                report.key_policies_edited += edits;
                 journal.append(&JournalEntry::SourceShareRevoked {
                     accounts: accounts.clone(),
                 })?;

@@ -105,7 +105,8 @@ pub struct DistributionSpec {
     pub kms_keys: BTreeMap<Region, KmsKeyRef>,
     /// Accounts that receive copies they own.
     pub accounts: Vec<AccountCopies>,
-    /// Launch permissions granted on each of the owner's copies (with KMS grants for accounts).
+    /// Launch permissions granted on each of the owner's copies (with the key access launching
+    /// needs).
     pub launch_permissions: Vec<LaunchPermission>,
     /// Tags put on every copy and its snapshots at creation.
     pub tags: Tags,

@@ -10,8 +10,8 @@ use crate::api::{Connector, Ec2, Kms, MockEc2, MockKms, Page};
 use crate::error::Result;
 use crate::id::{AccountId, ImageId, KmsKeyRef, Region, SnapshotId};
 use crate::model::{
-    BlockDevice, DeregistrationProtection, Encryption, Image, ImageState, KeyManager, KeyState,
-    KmsKey, LaunchPermission,
+    BlockDevice, DeregistrationProtection, Encryption, Image, ImageState, KeyManager, KeyPolicy,
+    KeyPrincipal, KeyState, KmsKey, LaunchPermission,
 };
 use crate::ops::journal::{JournalEntry, JournalStore, MemoryJournal};
 use crate::time::{Clock, Timestamp, VirtualClock};
@@ -84,7 +84,8 @@ fn image(
 }
 
 /// One Region, one owner copy shared with one account: plan reads the source, the key and the
-/// name; apply copies, waits, grants launch permission and key access, deprecates, protects.
+/// name; apply copies, waits, shares it (ops::share: launch permission and key policy),
+/// deprecates, and protects it last.
 #[tokio::test(start_paused = true)]
 async fn one_region_call_sequence() {
     let owner = AccountId::from_number(111_111_111_111);
@@ -176,6 +177,52 @@ async fn one_region_call_sequence() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_| Ok(Page::last(vec![copy.clone()])));
+    // ops::share: read the copy, its launch permissions and its key policy; then write the
+    // key policy (re-read first) and the launch permission.
+    dest.expect_account().return_const(owner.clone());
+    let copy2 = image(
+        &new_id,
+        &dst_region,
+        &owner,
+        ImageState::Available,
+        "snap-00000002",
+        &dst_key_arn,
+    );
+    dest.expect_describe_images()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Page::last(vec![copy2.clone()])));
+    dest.expect_describe_launch_permissions()
+        .with(eq(new_id.clone()))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![]));
+    let policy = KeyPolicy::default_for(&owner);
+    for _ in 0..2 {
+        let p = policy.clone();
+        kms.expect_get_key_policy()
+            .with(eq(dst_key_arn.clone()))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(p.clone()));
+    }
+    kms.expect_put_key_policy()
+        .withf({
+            let (k, c, sid) = (
+                dst_key_arn.clone(),
+                consumer.clone(),
+                crate::ops::share::account_sid(&new_id),
+            );
+            move |key, p| {
+                key == &k
+                    && p.statements.iter().any(|s| {
+                        s.sid == sid && s.principals.contains(&KeyPrincipal::Account(c.clone()))
+                    })
+            }
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
     dest.expect_modify_launch_permissions()
         .withf({
             let (id, c) = (new_id.clone(), consumer.clone());
@@ -186,14 +233,6 @@ async fn one_region_call_sequence() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
-    kms.expect_create_grant()
-        .withf({
-            let (k, c) = (dst_key_arn.clone(), consumer.clone());
-            move |g| g.key == k && g.grantee == c && g.operations.len() == 5 && g.name.is_some()
-        })
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_| Ok("grant-1".into()));
     dest.expect_enable_image_deprecation()
         .with(eq(new_id.clone()), eq(deprecate_at))
         .times(1)
