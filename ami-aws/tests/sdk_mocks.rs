@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use ami_aws::{AwsEc2, AwsKms};
 use ami_core::api::{
-    CopyImageRequest, CreateGrantRequest, DeregisterImageRequest, DescribeImagesRequest,
-    DescribeInstancesRequest, Owner, PermissionChanges,
+    CopyImageRequest, CreateGrantRequest, CreateKeyRequest, DeregisterImageRequest,
+    DescribeImagesRequest, DescribeInstancesRequest, DescribeSnapshotsRequest, Owner,
+    PermissionChanges,
 };
 use ami_core::model::{
-    DeleteSnapshotOutcome, DeleteSnapshotResult, KeyPolicy, KmsAction, ProductCodeType,
+    DeleteSnapshotOutcome, DeleteSnapshotResult, KeyPolicy, KeyState, KmsAction, ProductCodeType,
+    SnapshotState,
 };
 use ami_core::{
     AccountId, BlockDevice, DeregistrationProtection, Ec2, Ec2Ext, Encryption, Error, Image,
@@ -22,12 +24,15 @@ use aws_sdk_ec2::operation::delete_snapshot::DeleteSnapshotError;
 use aws_sdk_ec2::operation::deregister_image::DeregisterImageOutput;
 use aws_sdk_ec2::operation::describe_images::{DescribeImagesError, DescribeImagesOutput};
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
 use aws_sdk_ec2::operation::describe_volumes::DescribeVolumesOutput;
 use aws_sdk_ec2::operation::modify_image_attribute::ModifyImageAttributeOutput;
 use aws_sdk_ec2::types as ec2t;
 use aws_sdk_kms::operation::create_grant::CreateGrantOutput;
+use aws_sdk_kms::operation::create_key::CreateKeyOutput;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
 use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
+use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
 use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
 use aws_sdk_kms::types as kmst;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
@@ -846,4 +851,229 @@ async fn grants_go_to_account_roots_and_list_follows_pages() {
     assert_eq!(grants[0].key_arn, key);
     assert_eq!(page1.num_calls(), 1);
     assert_eq!(page2.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_server_error_without_a_code_is_retried_by_its_status() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_images)
+        .sequence()
+        .http_status(503, None)
+        .output(|| {
+            DescribeImagesOutput::builder()
+                .images(simple_image("ami-00000000000000001"))
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(fast_retries(3)));
+    let ec2 = AwsEc2::new(client, me(), region());
+    let page = ec2
+        .describe_images(DescribeImagesRequest::new())
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].id.as_str(), "ami-00000000000000001");
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn snapshots_convert_with_encryption_and_page_tokens() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_snapshots)
+        .match_requests(|r| {
+            r.owner_ids() == ["self".to_owned()]
+                && r.restorable_by_user_ids().is_empty()
+                && r.next_token() == Some("p1")
+                && r.max_results() == Some(10)
+        })
+        .then_output(|| {
+            DescribeSnapshotsOutput::builder()
+                .snapshots(
+                    ec2t::Snapshot::builder()
+                        .snapshot_id("snap-0123456789abcdef0")
+                        .owner_id(ME)
+                        .volume_id("vol-ffffffff")
+                        .volume_size(8)
+                        .state(ec2t::SnapshotState::Completed)
+                        .encrypted(true)
+                        .kms_key_id(other_key_arn())
+                        .description("Copied for DestinationAmi ami-0123456789abcdef0")
+                        .start_time(aws_smithy_types::DateTime::from_secs(1_767_225_600))
+                        .tags(ec2t::Tag::builder().key("Team").value("web").build())
+                        .build(),
+                )
+                .snapshots(
+                    ec2t::Snapshot::builder()
+                        .snapshot_id("snap-0123456789abcdef1")
+                        .owner_id(ME)
+                        .volume_id("vol-0123456789abcdef0")
+                        .volume_size(20)
+                        .state(ec2t::SnapshotState::Pending)
+                        .encrypted(false)
+                        .build(),
+                )
+                .next_token("p2")
+                .build()
+        });
+    let ec2 = AwsEc2::new(mock_client!(aws_sdk_ec2, [&rule]), me(), region());
+    let mut req = DescribeSnapshotsRequest::owned();
+    req.next_token = Some("p1".into());
+    req.max_results = Some(10);
+    let page = ec2.describe_snapshots(req).await.unwrap();
+    assert_eq!(page.next_token.as_deref(), Some("p2"));
+    let copy = &page.items[0];
+    assert_eq!(copy.volume_id, None, "vol-ffffffff means no source volume");
+    assert_eq!(copy.volume_size_gib, 8);
+    assert_eq!(copy.state, SnapshotState::Completed);
+    assert_eq!(
+        copy.encryption,
+        Some(Encryption {
+            key: KmsKeyRef::parse(&other_key_arn()).unwrap(),
+            manager: KeyManager::Customer,
+        })
+    );
+    assert_eq!(copy.start_time, Timestamp::from_secs(1_767_225_600));
+    assert_eq!(copy.tags.get("Team").map(String::as_str), Some("web"));
+    let fresh = &page.items[1];
+    assert_eq!(
+        fresh.volume_id.as_ref().map(|v| v.as_str()),
+        Some("vol-0123456789abcdef0")
+    );
+    assert_eq!(fresh.state, SnapshotState::Pending);
+    assert_eq!(fresh.encryption, None);
+}
+
+#[tokio::test]
+async fn describe_key_lists_the_aliases_of_own_keys_only() {
+    let own = mock!(aws_sdk_kms::Client::describe_key)
+        .match_requests(|r| r.key_id() == Some("alias/golden"))
+        .then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    kmst::KeyMetadata::builder()
+                        .key_id(KEY_ID)
+                        .arn(own_key_arn())
+                        .aws_account_id(ME)
+                        .key_manager(kmst::KeyManagerType::Customer)
+                        .key_state(kmst::KeyState::PendingDeletion)
+                        .description("golden images")
+                        .multi_region(false)
+                        .creation_date(aws_smithy_types::DateTime::from_secs(1_767_225_600))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let theirs = mock!(aws_sdk_kms::Client::describe_key)
+        .match_requests(|r| r.key_id() == Some(other_key_arn().as_str()))
+        .then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    kmst::KeyMetadata::builder()
+                        .key_id("mrk-1234abcd12ab34cd56ef1234567890ab")
+                        .arn(other_key_arn())
+                        .aws_account_id(OTHER)
+                        .key_manager(kmst::KeyManagerType::Customer)
+                        .key_state(kmst::KeyState::Enabled)
+                        .multi_region(true)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let aliases = mock!(aws_sdk_kms::Client::list_aliases)
+        .match_requests(|r| r.key_id() == Some(KEY_ID))
+        .then_output(|| {
+            ListAliasesOutput::builder()
+                .aliases(
+                    kmst::AliasListEntry::builder()
+                        .alias_name("alias/golden")
+                        .build(),
+                )
+                .aliases(
+                    kmst::AliasListEntry::builder()
+                        .alias_name("alias/base")
+                        .build(),
+                )
+                .truncated(false)
+                .build()
+        });
+    let kms = AwsKms::new(
+        mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&own, &theirs, &aliases]),
+        me(),
+        region(),
+    );
+    let key = kms
+        .describe_key(KmsKeyRef::parse("alias/golden").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(key.key_id, KEY_ID);
+    assert_eq!(key.arn.as_str(), own_key_arn());
+    assert_eq!(key.owner, me());
+    assert_eq!(key.manager, KeyManager::Customer);
+    assert_eq!(key.state, KeyState::PendingDeletion);
+    assert_eq!(key.aliases, ["alias/base", "alias/golden"]);
+    assert_eq!(key.creation_time, Timestamp::from_secs(1_767_225_600));
+
+    let other = kms
+        .describe_key(KmsKeyRef::parse(&other_key_arn()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(other.owner.as_str(), OTHER);
+    assert!(other.multi_region);
+    assert!(other.aliases.is_empty());
+    assert_eq!(
+        aliases.num_calls(),
+        1,
+        "ListAliases only for the caller's key"
+    );
+}
+
+#[tokio::test]
+async fn create_key_sends_the_policy_as_json() {
+    let consumer = AccountId::parse(OTHER).unwrap();
+    let rule = mock!(aws_sdk_kms::Client::create_key)
+        .match_requests(move |r| {
+            let Some(json) = r.policy() else { return false };
+            let Ok(policy) = KeyPolicy::from_json(json) else {
+                return false;
+            };
+            r.description() == Some("shared")
+                && r.multi_region() == Some(true)
+                && r.key_spec() == Some(&kmst::KeySpec::SymmetricDefault)
+                && r.tags().len() == 1
+                && r.tags()[0].tag_key() == "Team"
+                && policy.allows(&AccountId::parse(OTHER).unwrap(), None, KmsAction::Decrypt)
+        })
+        .then_output(|| {
+            CreateKeyOutput::builder()
+                .key_metadata(
+                    kmst::KeyMetadata::builder()
+                        .key_id("mrk-00000000000000000000000000000001")
+                        .arn(format!(
+                            "arn:aws:kms:us-east-1:{ME}:key/mrk-00000000000000000000000000000001"
+                        ))
+                        .aws_account_id(ME)
+                        .key_manager(kmst::KeyManagerType::Customer)
+                        .key_state(kmst::KeyState::Enabled)
+                        .multi_region(true)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let kms = AwsKms::new(mock_client!(aws_sdk_kms, [&rule]), me(), region());
+    let mut policy = KeyPolicy::default_for(&me());
+    policy.statements.push(ami_core::model::KeyPolicyStatement {
+        sid: "consumer".into(),
+        principals: [ami_core::model::KeyPrincipal::Account(consumer)].into(),
+        actions: KmsAction::CONSUMER.into(),
+        principal_org_id: None,
+    });
+    let mut req = CreateKeyRequest::new("shared")
+        .policy(policy)
+        .multi_region(true);
+    req.tags.insert("Team".into(), "web".into());
+    let key = kms.create_key(req).await.unwrap();
+    assert!(key.multi_region);
+    assert!(key.arn.is_multi_region());
+    assert_eq!(rule.num_calls(), 1);
 }
