@@ -46,12 +46,16 @@ where
 }
 
 fn sim(seed: u64) -> Sim {
+    sim_with(seed, FaultPlan::none())
+}
+
+fn sim_with(seed: u64, faults: FaultPlan) -> Sim {
     Sim::builder()
         .seed(seed)
         .regions(["us-east-1", "eu-west-1"])
         .account(OWNER)
         .account(CONSUMER)
-        .faults(FaultPlan::none())
+        .faults(faults)
         .build()
         .unwrap()
 }
@@ -374,4 +378,66 @@ async fn problems_on_the_consumer_side_are_named_too() {
         .unwrap_err();
     assert_eq!(err.code(), "NotFoundException");
     assert!(err.message().contains("InvalidAMIName.Duplicate"), "{err}");
+}
+
+/// The adoption story; the copy as text, with the run's ids replaced by placeholders, and how
+/// many calls failed on the way.
+async fn adopt_story(seed: u64, faults: FaultPlan) -> (String, usize) {
+    let sim = sim_with(seed, faults);
+    let (image, _) = cmk_image(&sim).await;
+    share::share(
+        &sim,
+        &acct(OWNER),
+        &us(),
+        &ShareSpec::new(image.clone())
+            .account(acct(CONSUMER))
+            .allow_copy(true),
+    )
+    .await
+    .unwrap();
+    let mine = consumer_key(&sim).await;
+    let adopted = adopt(
+        &sim,
+        &acct(CONSUMER),
+        &us(),
+        &image,
+        AdoptOptions::new()
+            .target_region(eu())
+            .kms_key(mine.arn.clone()),
+    )
+    .await
+    .unwrap();
+    let copy = adopted.image;
+    let keys: Vec<String> = copy.kms_keys().iter().map(|e| e.key.to_string()).collect();
+    let mut tags = copy.tags.clone();
+    tags.remove(ami_core::ops::adopt::TAG_ADOPT_REQUEST);
+    let text = format!(
+        "{} owner={} region={} state={} source={:?}/{:?} tags={:?} keys={keys:?} devices={}",
+        copy.name,
+        copy.owner,
+        copy.region,
+        copy.state,
+        copy.source_region,
+        copy.source_image_id,
+        tags,
+        copy.block_devices.len()
+    )
+    .replace(image.as_str(), "<source>")
+    .replace(mine.arn.as_str(), "<my key>");
+    let failed = sim.call_log().iter().filter(|c| c.outcome.is_err()).count();
+    (text, failed)
+}
+
+/// With 20 % throttling and 5 % internal errors on every call, the adoption succeeds with the
+/// same copy as the fault-free run with the same seed.
+#[tokio::test(start_paused = true)]
+async fn faults_do_not_change_the_outcome() {
+    let (clean, clean_failures) = adopt_story(8, FaultPlan::none()).await;
+    let (faulty, failures) =
+        adopt_story(8, FaultPlan::none().throttle(0.2).internal_errors(0.05)).await;
+    assert_eq!(clean_failures, 0);
+    assert!(failures >= 5, "only {failures} calls failed");
+    assert_eq!(faulty, clean);
+    assert!(clean.contains("owner=222222222222"), "{clean}");
+    assert!(clean.contains("<my key>"), "{clean}");
 }
