@@ -11,6 +11,7 @@
 //! | module | checks |
 //! |---|---|
 //! | [`images`] | create, describe, deregister, pending → available, names, tags, description, lineage |
+//! | [`instances`] | instance state changes, launching a new image |
 //! | [`snapshots`] | snapshots of CreateImage, tags, createVolumePermission, in use, deregister keeping or deleting them |
 //! | [`sharing`] | launch permissions add, remove, reset, public, block public access |
 //! | [`copy`] | copy within and across Regions, encrypted copy with a customer key, idempotency, tags |
@@ -46,6 +47,7 @@ pub mod cross_account;
 pub mod describe;
 pub mod errors;
 pub mod images;
+pub mod instances;
 pub mod kms;
 pub mod lifecycle;
 pub mod sharing;
@@ -160,6 +162,8 @@ registry! {
     images::check_image_tags => "tags given at creation and with CreateTags/DeleteTags show on the image",
     images::check_modify_description => "ModifyImageAttribute description changes the description",
     images::check_lineage => "CreateImage records the source instance and image",
+    instances::check_instance_state_changes => "Stop, Start and TerminateInstances report AWS's state changes",
+    instances::check_launch_from_image => "an instance launched from a new image runs and records the image",
     snapshots::check_create_image_snapshots => "CreateImage makes one snapshot per EBS volume, owned by the caller, described as AWS does",
     snapshots::check_snapshot_tags => "CreateTags/DeleteTags on a snapshot",
     snapshots::check_snapshot_tags_on_create => "snapshot tag specifications of CreateImage land on every new snapshot",
@@ -180,6 +184,7 @@ registry! {
     copy::check_copy_image_tags => "CopyImage with CopyImageTags copies the caller's tags",
     describe::check_describe_filters => "DescribeImages filters by tag, name wildcard, state and image id",
     describe::check_describe_owners => "DescribeImages owner scopes self and account id",
+    describe::check_describe_snapshot_filters => "DescribeSnapshots by id, tag filter and snapshot-id filter",
     describe::check_pagination_images => "DescribeImages pages with MaxResults return every image exactly once",
     describe::check_pagination_snapshots => "DescribeSnapshots pages with MaxResults return every snapshot exactly once",
     errors::check_unknown_ids => "unknown image, snapshot, instance and key ids fail with the exact NotFound codes",

@@ -18,6 +18,8 @@ checks! {
     /// DescribeImages owner scopes: `self` and the caller's id include the caller's image,
     /// another account's id does not.
     check_describe_owners => describe_owners;
+    /// DescribeSnapshots by id, by tag filter and by snapshot-id filter.
+    check_describe_snapshot_filters => describe_snapshot_filters;
     /// DescribeImages pages of `MaxResults` 5 over 6 images return every image exactly once,
     /// in more than one page.
     check_pagination_images => pagination_images;
@@ -287,6 +289,75 @@ async fn pagination_snapshots(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
         pages >= 2,
         "{} snapshots in pages of 5 came in {pages} page(s)",
         want.len()
+    );
+    Ok(())
+}
+
+async fn describe_snapshot_filters(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    let ec2 = &ctx.primary.ec2;
+    let a = fx.image("alpha").await?;
+    let b = fx.image("beta").await?;
+    let (Some(sa), Some(sb)) = (
+        a.snapshot_ids().first().cloned(),
+        b.snapshot_ids().first().cloned(),
+    ) else {
+        fail!("the fixture images have no snapshot");
+    };
+    let (sa, sb) = (sa.clone(), sb.clone());
+    let key = format!("{}flavour", fx.stem());
+    for (s, value) in [(&sa, "a"), (&sb, "b")] {
+        ec2.create_tags(
+            vec![ResourceId::Snapshot(s.clone())],
+            [(key.clone(), value.to_owned())].into(),
+        )
+        .await
+        .during("CreateTags on a snapshot")?;
+    }
+    let snap_ids = |v: &[crate::model::Snapshot]| -> BTreeSet<SnapshotId> {
+        v.iter().map(|s| s.id.clone()).collect()
+    };
+    let got = ec2
+        .describe_all_snapshots(DescribeSnapshotsRequest::ids([sa.clone()]))
+        .await
+        .during("DescribeSnapshots by id")?;
+    ensure!(
+        snap_ids(&got) == [sa.clone()].into(),
+        "by id: {:?}",
+        snap_ids(&got)
+    );
+    ensure!(&got[0].owner == ec2.account(), "owner {}", got[0].owner);
+    let got = ec2
+        .describe_all_snapshots(DescribeSnapshotsRequest::owned().filter(Filter::tag(&key, "b")))
+        .await
+        .during("DescribeSnapshots tag filter")?;
+    ensure!(
+        snap_ids(&got) == [sb.clone()].into(),
+        "tag:{key}=b gave {:?}",
+        snap_ids(&got)
+    );
+    let got = ec2
+        .describe_all_snapshots(
+            DescribeSnapshotsRequest::owned().filter(Filter::new("snapshot-id", [sa.to_string()])),
+        )
+        .await
+        .during("DescribeSnapshots snapshot-id filter")?;
+    ensure!(
+        snap_ids(&got) == [sa.clone()].into(),
+        "snapshot-id filter gave {:?}",
+        snap_ids(&got)
+    );
+    let got = ec2
+        .describe_all_snapshots(
+            DescribeSnapshotsRequest::owned()
+                .filter(Filter::tag(&key, "b"))
+                .filter(Filter::new("snapshot-id", [sa.to_string()])),
+        )
+        .await
+        .during("DescribeSnapshots two filters")?;
+    ensure!(
+        got.is_empty(),
+        "filters that cannot both match gave {:?}",
+        snap_ids(&got)
     );
     Ok(())
 }
