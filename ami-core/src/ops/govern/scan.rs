@@ -190,12 +190,22 @@ impl ScopeScan<'_> {
         let mut req = DescribeInstancesRequest::new().max_results(page_size);
         loop {
             let page = retry(|| ec2.describe_instances(req.clone())).await?;
-            let unknown: BTreeSet<ImageId> = page
+            // One verdict lookup per instance; images not seen yet are resolved once, in a
+            // batch, and looked up again after.
+            let mut unknown: BTreeSet<ImageId> = BTreeSet::new();
+            let known: Vec<Option<Arc<Verdict>>> = page
                 .items
                 .iter()
-                .filter(|i| is_live(i.state))
-                .filter(|i| !self.verdicts.contains_key(&i.image_id))
-                .map(|i| i.image_id.clone())
+                .map(|i| {
+                    if !is_live(i.state) {
+                        return None;
+                    }
+                    let v = self.verdicts.get(&i.image_id).cloned();
+                    if v.is_none() {
+                        unknown.insert(i.image_id.clone());
+                    }
+                    v
+                })
                 .collect();
             if !unknown.is_empty() {
                 let images = self.resolve(ec2.as_ref(), unknown).await?;
@@ -208,13 +218,17 @@ impl ScopeScan<'_> {
                     self.verdicts.insert(id, Arc::new(verdict));
                 }
             }
-            for inst in page.items {
+            for (inst, verdict) in page.items.into_iter().zip(known) {
                 if !is_live(inst.state) {
                     continue;
                 }
                 report.instances_scanned += 1;
-                let Some(verdict) = self.verdicts.get(&inst.image_id) else {
-                    continue;
+                let verdict = match verdict {
+                    Some(v) => v,
+                    None => match self.verdicts.get(&inst.image_id) {
+                        Some(v) => Arc::clone(v),
+                        None => continue,
+                    },
                 };
                 if !verdict.is_approved() {
                     report.findings.push(Finding {
@@ -224,7 +238,7 @@ impl ScopeScan<'_> {
                         image_id: inst.image_id,
                         state: inst.state,
                         launch_time: inst.launch_time,
-                        verdict: Arc::clone(verdict),
+                        verdict,
                     });
                 }
             }
