@@ -498,7 +498,7 @@ async fn only_the_owner_can_share() {
 
 /// The share story under faults: the final grants, as text with ids replaced by their order of
 /// appearance, and how many calls failed on the way.
-async fn share_story(seed: u64, faults: FaultPlan) -> (String, usize) {
+async fn share_story(seed: u64, faults: FaultPlan) -> (String, usize, String) {
     let sim = sim(seed, faults);
     let (image, key) = cmk_image(&sim).await;
     let ou = sim.organizational_unit_arn("ou-ab12-appsapps").unwrap();
@@ -524,15 +524,15 @@ async fn share_story(seed: u64, faults: FaultPlan) -> (String, usize) {
         s.replace(id.as_str(), &format!("<snap{i}>"))
     });
     let failed = sim.call_log().iter().filter(|c| c.outcome.is_err()).count();
-    (normalized, failed)
+    (normalized, failed, sim.call_log_text())
 }
 
 /// With 20 % throttling and 5 % internal errors on every call, the share succeeds and the
 /// grants equal those of the fault-free run with the same seed.
 #[tokio::test(start_paused = true)]
 async fn faults_do_not_change_the_outcome() {
-    let (clean, clean_failures) = share_story(8, FaultPlan::none()).await;
-    let (faulty, failures) =
+    let (clean, clean_failures, _) = share_story(8, FaultPlan::none()).await;
+    let (faulty, failures, _) =
         share_story(8, FaultPlan::none().throttle(0.2).internal_errors(0.05)).await;
     assert_eq!(clean_failures, 0);
     assert!(failures >= 5, "only {failures} calls failed");
@@ -565,4 +565,15 @@ async fn a_pending_image_is_refused_until_available() {
     share::share(&sim, &acct(OWNER), &region(), &spec)
         .await
         .unwrap();
+}
+
+/// The same seed and the same faults give the same calls, byte for byte: the workflows add no
+/// randomness or ordering of their own (backoff jitter is seeded, maps are ordered).
+#[tokio::test(start_paused = true)]
+async fn the_same_seed_gives_the_same_call_log() {
+    let faults = || FaultPlan::none().throttle(0.2).internal_errors(0.05);
+    let (_, _, first) = share_story(11, faults()).await;
+    let (_, _, second) = share_story(11, faults()).await;
+    assert_eq!(first, second);
+    assert!(first.contains("PutKeyPolicy ok"), "{first}");
 }
