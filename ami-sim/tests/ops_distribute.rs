@@ -12,7 +12,7 @@ use ami_core::api::{
 use ami_core::ops::distribute::{
     self, AccountCopies, DistributeOptions, DistributionSpec, FailurePolicy, Protection, RUN_TAG,
 };
-use ami_core::ops::journal::{JournalEntry, JournalStore, MemoryJournal};
+use ami_core::ops::journal::{FileJournal, JournalEntry, JournalStore, MemoryJournal};
 use ami_core::{
     AccountId, DeregistrationProtection, Ec2Ext, ImageId, ImageState, KeyManager, KmsExt,
     KmsKeyRef, LaunchPermission, Region, Result, Timestamp, VirtualClock,
@@ -468,4 +468,76 @@ async fn rollback_of_a_completed_run_restores_the_start() {
         }
     }
     let _: Timestamp = sim.now();
+}
+
+/// A journal that refuses every append after the first `budget`: the process died there.
+#[derive(Debug)]
+struct Dying<'a> {
+    inner: &'a FileJournal,
+    budget: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl JournalStore for Dying<'_> {
+    fn append(&self, entry: &JournalEntry) -> Result<()> {
+        if self.used.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.budget {
+            return Err(ami_core::Error::Journal {
+                message: "crashed".into(),
+            });
+        }
+        self.inner.append(entry)
+    }
+    fn entries(&self) -> Result<Vec<JournalEntry>> {
+        self.inner.entries()
+    }
+}
+
+/// A run journaled to a file, killed mid-way with its last line torn, resumes from the
+/// reopened file: every destination ends with exactly one copy.
+#[tokio::test(start_paused = true)]
+async fn a_file_journal_survives_a_torn_write_and_resumes() {
+    use std::io::Write;
+    let (sim, source) = fixture(8, FaultPlan::none()).await;
+    let plan = distribute::plan(&sim, &spec(&source)).await.unwrap();
+    let path = std::env::temp_dir().join(format!("ami-distribute-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    {
+        let file = FileJournal::open(&path).unwrap();
+        let dying = Dying {
+            inner: &file,
+            budget: 14,
+            used: 0.into(),
+        };
+        let err = distribute::apply(&sim, &plan, &dying, &DistributeOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "Journal");
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(br#"{"step":"copy_sta"#).unwrap();
+    drop(f);
+    let file = FileJournal::open(&path).unwrap();
+    assert_eq!(file.entries().unwrap().len(), 14);
+    let manifest = distribute::resume(&sim, &file, &DistributeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(manifest.images.len(), 9);
+    for r in REGIONS.map(region) {
+        for a in [OWNER, A1, A2].map(acct) {
+            let copies: Vec<_> = sim
+                .ec2(&a, &r)
+                .describe_all_images(DescribeImagesRequest::new().owner(Owner::SelfAccount))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|i| i.name == "golden-1-dist")
+                .collect();
+            assert_eq!(copies.len(), 1, "{r}/{a}: {copies:?}");
+            assert_eq!(Some(&copies[0].id), manifest.image(&r, &a));
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
 }

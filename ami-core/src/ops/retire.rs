@@ -413,7 +413,7 @@ impl Usage {
                 policy.max_attempts,
                 hash_str(account.as_str()),
                 "DescribeInstances",
-                || ec2.describe_all_instances(DescribeInstancesRequest::new()),
+                || ec2.describe_all_instances(DescribeInstancesRequest::new().max_results(1000)),
             )
             .await
             .map_err(|(e, _)| e)
@@ -537,7 +537,8 @@ pub async fn plan(connector: &dyn Connector, policy: &RetentionPolicy) -> Result
             let req = DescribeImagesRequest::new()
                 .owner(Owner::SelfAccount)
                 .include_deprecated(true)
-                .include_disabled(true);
+                .include_disabled(true)
+                .max_results(1000);
             let images = retry(
                 &retry_policy,
                 retry_policy.max_attempts,

@@ -15,6 +15,7 @@ use crate::api::{Connector, CopyImageRequest, DescribeImagesRequest, Ec2Ext, Fil
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ClientToken, KmsKeyRef, Region, SnapshotId};
 use crate::model::{Encryption, ImageState, KeyManager, KeyState, LaunchPermission, Tags};
+use crate::rules::{check_name_available, validate_image_name};
 use crate::time::Timestamp;
 
 /// The tag every copy and snapshot of a run carries: its run id. Rollback uses it to find
@@ -208,23 +209,6 @@ impl fmt::Display for DistributionPlan {
 
 fn problem(code: &str, message: String) -> Error {
     Error::from_code(code, message)
-}
-
-/// Checks an image name as CreateImage/CopyImage do: 3 to 128 of `[A-Za-z0-9 ()[]./-'@_]`.
-fn check_name(name: &str) -> std::result::Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || " ()[]./-'@_".contains(c);
-    if !(3..=128).contains(&name.chars().count()) {
-        return Err(format!(
-            "image name {name:?} has {} characters; names have 3 to 128",
-            name.chars().count()
-        ));
-    }
-    if let Some(c) = name.chars().find(|c| !ok_char(*c)) {
-        return Err(format!(
-            "image name {name:?} contains {c:?}; names use letters, digits, spaces and ()[]./-'@_"
-        ));
-    }
-    Ok(())
 }
 
 fn render_name(template: &str, source_name: &str, d: &Destination, run_id: &str) -> Result<String> {
@@ -438,8 +422,8 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
             ));
             continue;
         }
-        if let Err(m) = check_name(&c.name) {
-            problems.push(problem("InvalidAMIName.Malformed", at(m)));
+        if let Err(e) = validate_image_name(&c.name) {
+            problems.push(problem(e.code(), at(e.message())));
         }
         let shared = !c.launch_permissions.is_empty();
         let encrypted = c.kms_key.is_some() || !source_keys.is_empty();
@@ -535,16 +519,16 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
         {
             Err((e, _)) => problems.push(problem(e.code(), at(e.message()))),
             Ok(found) => {
-                if let Some(other) = found.iter().find(|i| {
-                    i.name == c.name
-                        && i.state != ImageState::Deregistered
-                        && i.tags.get(RUN_TAG) != Some(&run_id)
-                }) {
+                // The run's own copies (a plan made again for the same run) do not count.
+                let others = found
+                    .iter()
+                    .filter(|i| i.tags.get(RUN_TAG) != Some(&run_id));
+                if let Err(e) = check_name_available(&c.name, &d.account, &d.region, others) {
                     problems.push(problem(
-                        "InvalidAMIName.Duplicate",
+                        e.code(),
                         at(format!(
-                            "AMI name {} is already in use by AMI {}; choose another name_template (for example add {{run_id}})",
-                            c.name, other.id
+                            "{} Or change name_template (for example add {{run_id}}).",
+                            e.message()
                         )),
                     ));
                 }
@@ -583,13 +567,6 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_checked_like_aws() {
-        assert!(check_name("golden-2026.01 (x86_64)").is_ok());
-        assert!(check_name("ab").unwrap_err().contains("3 to 128"));
-        assert!(check_name("bad{name}").unwrap_err().contains("'{'"));
-    }
 
     #[test]
     fn templates_render_and_refuse_unknown_placeholders() {
