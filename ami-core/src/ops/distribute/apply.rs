@@ -113,8 +113,14 @@ impl<'a> Run<'a> {
             })
     }
 
-    /// Polls until the image is available; fails fast on `failed`.
-    async fn wait_available(&self, d: &Destination, ec2: &dyn Ec2, id: &ImageId) -> Result<Image> {
+    /// Polls until the image is available; fails fast on `failed`; stops polling as soon as the
+    /// run is halted or the Region skipped.
+    async fn wait_available(
+        &self,
+        d: &Destination,
+        ec2: &dyn Ec2,
+        id: &ImageId,
+    ) -> std::result::Result<Image, Stop> {
         let clock = self.connector.clock();
         let start = clock.now();
         let grace = Duration::from_secs(120);
@@ -127,25 +133,26 @@ impl<'a> Run<'a> {
                 Ok(img) if img.state == ImageState::Available => return Ok(img),
                 Ok(img) if img.state == ImageState::Pending => {}
                 Ok(img) => {
-                    return Err(Error::ImageFailed {
+                    return Err(Stop::Failed(Error::ImageFailed {
                         image_id: id.clone(),
                         reason: img.state_reason.unwrap_or(crate::model::StateReason {
                             code: img.state.as_str().into(),
                             message: format!("the copy reached state {}", img.state),
                         }),
-                    })
+                    }))
                 }
                 // AWS: a new id may not be visible yet (eventual consistency).
                 Err(e) if e.is_not_found() && clock.now().since(start) < grace => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(Stop::Failed(e)),
             }
             let waited = clock.now().since(start);
             if waited >= self.options.copy_timeout {
-                return Err(Error::Timeout {
+                return Err(Stop::Failed(Error::Timeout {
                     what: format!("{id} at {d} to become available"),
                     waited,
-                });
+                }));
             }
+            self.check(d)?;
             tracing::debug!(destination = %d, image = %id, pause_ms = pause.as_millis() as u64, "copy pending");
             tokio::time::sleep(pause).await;
             pause = (pause.mul_f64(1.5)).min(self.options.poll_max);
@@ -340,22 +347,44 @@ impl<'a> Run<'a> {
         Ok(p)
     }
 
-    /// Handles the outcome of one destination's phase; returns the error that ends the run.
+    /// Records the outcome of one destination's phase; returns the error that ends the run.
     fn settle(
         &self,
         copy: &PlannedCopy,
         outcome: std::result::Result<DestProgress, Stop>,
         progress: &mut Progress,
     ) -> Option<Error> {
-        let d = &copy.destination;
-        match outcome {
+        match self.guard(&copy.destination, outcome) {
             Ok(p) => {
-                progress.dests.insert(d.clone(), p);
+                progress.dests.insert(copy.destination.clone(), p);
                 None
             }
+            Err(Stop::Fatal(e)) | Err(Stop::Failed(e)) => Some(e),
             Err(Stop::Halted) => None,
-            Err(Stop::Fatal(e)) => Some(e),
-            Err(Stop::Failed(e)) => {
+        }
+    }
+
+    /// Applies the failure policy the moment a destination fails, so the others stop at their
+    /// next step (Abort) or the rest of its Region does (SkipRegion): records the failure, and
+    /// turns it into the error that ends the run, or into a skip.
+    fn guard(
+        &self,
+        d: &Destination,
+        outcome: std::result::Result<DestProgress, Stop>,
+    ) -> std::result::Result<DestProgress, Stop> {
+        match outcome {
+            Ok(p) => Ok(p),
+            Err(Stop::Failed(e)) => match self.fail(d, e) {
+                Some(end) => Err(Stop::Fatal(end)),
+                None => Err(Stop::Halted),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    fn fail(&self, d: &Destination, e: Error) -> Option<Error> {
+        {
+            {
                 tracing::warn!(destination = %d, code = e.code(), "destination failed: {e}");
                 if let Err(j) = self.journal.append(&JournalEntry::DestinationFailed {
                     destination: d.clone(),
@@ -532,9 +561,14 @@ pub async fn apply(
         .iter()
         .filter(|c| !run.skipped_regions().contains_key(&c.destination.region))
         .collect();
+    let runner = &run;
     let outcomes = join_all(active.iter().map(|c| {
         let sem = &sems[&c.destination.region];
-        run.run_destination(c, progress.of(&c.destination), sem)
+        let p = progress.of(&c.destination);
+        async move {
+            let o = runner.run_destination(c, p, sem).await;
+            runner.guard(&c.destination, o)
+        }
     }))
     .await;
     let mut end = None;
@@ -554,11 +588,13 @@ pub async fn apply(
             .iter()
             .filter(|c| !run.skipped_regions().contains_key(&c.destination.region))
             .collect();
-        let outcomes = join_all(
-            active
-                .iter()
-                .map(|c| run.protect(c, progress.of(&c.destination), protection)),
-        )
+        let outcomes = join_all(active.iter().map(|c| {
+            let p = progress.of(&c.destination);
+            async move {
+                let o = runner.protect(c, p, protection).await;
+                runner.guard(&c.destination, o)
+            }
+        }))
         .await;
         let mut end = None;
         for (c, o) in active.iter().zip(outcomes) {
