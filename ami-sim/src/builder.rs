@@ -69,6 +69,7 @@ pub struct SimBuilder {
     faults: FaultPlan,
     quotas: Quotas,
     catalogue: bool,
+    record_calls: bool,
     errors: Vec<String>,
 }
 
@@ -84,6 +85,7 @@ impl Default for SimBuilder {
             faults: FaultPlan::default(),
             quotas: Quotas::default(),
             catalogue: true,
+            record_calls: true,
             errors: Vec::new(),
         }
     }
@@ -224,6 +226,13 @@ impl SimBuilder {
         self
     }
 
+    /// Whether to keep the call log (default: yes). Without it, [`Sim::call_log`] is empty
+    /// but [`Sim::call_count`] still counts; long benchmarks turn it off to save memory.
+    pub fn record_calls(mut self, yes: bool) -> Self {
+        self.record_calls = yes;
+        self
+    }
+
     /// Builds the simulator. Call it inside a tokio runtime (the virtual clock starts now).
     pub fn build(self) -> Result<Sim> {
         if let Some(e) = self.errors.first() {
@@ -306,6 +315,9 @@ impl SimBuilder {
             event_seq: 0,
             catalogue: BTreeMap::new(),
             log: Vec::new(),
+            record_calls: self.record_calls,
+            counts: BTreeMap::new(),
+            index: Default::default(),
         };
         if self.catalogue {
             crate::catalogue::load(&mut state, clock.epoch());

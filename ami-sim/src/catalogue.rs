@@ -170,17 +170,14 @@ pub(crate) fn load(state: &mut State, epoch: Timestamp) {
                 source_instance_id: None,
                 last_launched_time: None,
             };
-            state.images.insert(
-                image_id.clone(),
-                ImageRec {
-                    image,
-                    perms: [LaunchPermission::Public].into(),
-                    visible_at: created,
-                    deregistered_at: None,
-                    kms_checks: Vec::new(),
-                    planned_failure: None,
-                },
-            );
+            state.insert_image(ImageRec {
+                image,
+                perms: [LaunchPermission::Public].into(),
+                visible_at: created,
+                deregistered_at: None,
+                kms_checks: Vec::new(),
+                planned_failure: None,
+            });
             state
                 .catalogue
                 .insert((region.clone(), e.key.to_owned()), image_id);

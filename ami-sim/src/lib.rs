@@ -64,6 +64,7 @@ mod builder;
 pub mod catalogue;
 mod ec2;
 mod faults;
+mod index;
 mod keys;
 mod kms;
 mod log;

@@ -147,6 +147,12 @@ pub(crate) struct State {
     /// (Region, catalogue name) → image.
     pub catalogue: BTreeMap<(Region, String), ImageId>,
     pub log: Vec<Call>,
+    /// Whether calls are recorded in [`log`](Self::log) (counts are always kept).
+    pub record_calls: bool,
+    /// Calls per operation.
+    pub counts: BTreeMap<crate::log::Op, usize>,
+    /// Indexes over images and instances.
+    pub index: crate::index::Indexes,
 }
 
 /// How long a deregistered image still shows (state `deregistered`) when named by id.
@@ -252,8 +258,14 @@ impl State {
                 state,
                 reason,
             } => {
+                let mut terminated = None;
                 if let Some(rec) = self.instances.get_mut(&id) {
                     if rec.generation == generation {
+                        if state == InstanceState::Terminated
+                            && rec.inst.state != InstanceState::Terminated
+                        {
+                            terminated = Some((rec.inst.owner.clone(), rec.inst.region.clone()));
+                        }
                         rec.inst.state = state;
                         if reason.is_some() {
                             rec.inst.state_reason = reason;
@@ -265,6 +277,9 @@ impl State {
                             }
                         }
                     }
+                }
+                if let Some(scope) = terminated {
+                    crate::index::bump(&mut self.index.live_instances, scope, false);
                 }
             }
             Event::Bpa(account, region) => {
@@ -310,15 +325,13 @@ impl State {
                 }
             }
         }
-        if let Some(rec) = self.images.get_mut(id) {
-            match failure {
-                Some(reason) => {
-                    rec.image.state = ImageState::Failed;
-                    rec.image.state_reason = Some(reason);
-                }
-                None => rec.image.state = ImageState::Available,
+        self.with_image(id, |rec| match failure {
+            Some(reason) => {
+                rec.image.state = ImageState::Failed;
+                rec.image.state_reason = Some(reason);
             }
-        }
+            None => rec.image.state = ImageState::Available,
+        });
     }
 
     // ---- organizations and access ----------------------------------------------------------

@@ -551,6 +551,9 @@ async fn check(cx: &Ctx, seen: &mut Seen) -> Result<(), TestCaseError> {
         }
     }
 
+    // The simulator's own indexes (names, quotas, snapshots in use) agree with its images.
+    cx.w.sim.verify_indexes().map_err(TestCaseError::fail)?;
+
     // No snapshot is both public and encrypted.
     for (s, p) in snapshots.values() {
         prop_assert!(

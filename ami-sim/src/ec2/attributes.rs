@@ -33,8 +33,9 @@ impl State {
         Ok(r)
     }
 
-    fn image_mut(&mut self, id: &ImageId) -> Result<&mut ImageRec> {
-        self.images.get_mut(id).ok_or_else(|| image_not_found(id))
+    /// Changes an image through [`State::with_image`], so the indexes follow.
+    fn change(&mut self, id: &ImageId, f: impl FnOnce(&mut ImageRec)) -> Result<()> {
+        self.with_image(id, f).ok_or_else(|| image_not_found(id))
     }
 
     pub(crate) fn describe_launch_permissions(
@@ -53,16 +54,8 @@ impl State {
         changes: PermissionChanges<LaunchPermission>,
     ) -> Result<()> {
         let r = self.visible_image(cx, id)?;
-        let public_others = self
-            .images
-            .values()
-            .filter(|o| {
-                o.image.owner == cx.account
-                    && o.image.region == cx.region
-                    && o.image.public
-                    && o.image.id != *id
-            })
-            .count();
+        let public_others = Self::count_in(&self.index.public, &cx.account, &cx.region)
+            .saturating_sub(usize::from(r.image.public));
         let current = Self::perms_of(r);
         let ctx = ShareContext {
             caller: &cx.account,
@@ -90,24 +83,24 @@ impl State {
                 format!("Account {} already has {public_others} public images in {}, this simulator's quota", cx.account, cx.region),
             ));
         }
-        let r = self.image_mut(id)?;
-        r.perms = after.into_iter().collect();
-        r.image.public = r.perms.contains(&LaunchPermission::Public);
-        if becomes_public {
-            // AWS: §6 "Deprecation": public images get creation + 2 years by default.
-            r.image.deprecation_time = Some(rules::deprecation_when_public(&r.image));
-        }
-        Ok(())
+        self.change(id, |r| {
+            r.perms = after.into_iter().collect();
+            r.image.public = r.perms.contains(&LaunchPermission::Public);
+            if becomes_public {
+                // AWS: §6 "Deprecation": public images get creation + 2 years by default.
+                r.image.deprecation_time = Some(rules::deprecation_when_public(&r.image));
+            }
+        })
     }
 
     pub(crate) fn reset_launch_permissions(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         // AWS: §3 "ResetImageAttribute": removes every public and explicit permission.
         let after = rules::launch_permissions_after_reset(&cx.account, &r.image)?;
-        let r = self.image_mut(id)?;
-        r.perms = after.into_iter().collect();
-        r.image.public = false;
-        Ok(())
+        self.change(id, |r| {
+            r.perms = after.into_iter().collect();
+            r.image.public = false;
+        })
     }
 
     pub(crate) fn cancel_image_launch_permission(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
@@ -120,9 +113,7 @@ impl State {
             &r.image,
             &Self::perms_of(r),
         )?;
-        let r = self.image_mut(id)?;
-        r.perms = after.into_iter().collect();
-        Ok(())
+        self.change(id, |r| r.perms = after.into_iter().collect())
     }
 
     pub(crate) fn modify_image_description(
@@ -136,8 +127,7 @@ impl State {
             return Err(unavailable(id, r.image.state));
         }
         rules::validate_description(&description)?;
-        self.image_mut(id)?.image.description = Some(description);
-        Ok(())
+        self.change(id, |r| r.image.description = Some(description))
     }
 
     pub(crate) fn enable_image_deprecation(
@@ -150,15 +140,13 @@ impl State {
         // AWS: §6 "Deprecation": rounded to the minute, not in the past, at most 10 years
         // ahead (2 years after creation for public images).
         let at = rules::deprecation_time(&cx.account, &r.image, at, cx.now)?;
-        self.image_mut(id)?.image.deprecation_time = Some(at);
-        Ok(())
+        self.change(id, |r| r.image.deprecation_time = Some(at))
     }
 
     pub(crate) fn disable_image_deprecation(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         rules::check_disable_deprecation(&cx.account, &r.image)?;
-        self.image_mut(id)?.image.deprecation_time = None;
-        Ok(())
+        self.change(id, |r| r.image.deprecation_time = None)
     }
 
     pub(crate) fn enable_deregistration_protection(
@@ -171,9 +159,9 @@ impl State {
         if r.image.state == ImageState::Deregistered {
             return Err(unavailable(id, r.image.state));
         }
-        self.image_mut(id)?.image.deregistration_protection =
-            rules::protection_after_enable(with_cooldown);
-        Ok(())
+        self.change(id, |r| {
+            r.image.deregistration_protection = rules::protection_after_enable(with_cooldown)
+        })
     }
 
     pub(crate) fn disable_deregistration_protection(
@@ -188,27 +176,25 @@ impl State {
         // AWS: §6 "Deregistration protection": with cooldown, protection lasts 24 h after it
         // is disabled.
         let after = rules::protection_after_disable(r.image.deregistration_protection, cx.now);
-        self.image_mut(id)?.image.deregistration_protection = after;
-        Ok(())
+        self.change(id, |r| r.image.deregistration_protection = after)
     }
 
     pub(crate) fn disable_image(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         let next = rules::check_disable_image(&cx.account, &r.image)?;
         // AWS: §1 "DisableImage": removes all launch permissions; the image becomes private.
-        let r = self.image_mut(id)?;
-        r.image.state = next;
-        r.perms.clear();
-        r.image.public = false;
-        Ok(())
+        self.change(id, |r| {
+            r.image.state = next;
+            r.perms.clear();
+            r.image.public = false;
+        })
     }
 
     pub(crate) fn enable_image(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         // AWS: §1 "EnableImage": former grantees do not get access back.
         let next = rules::check_enable_image(&cx.account, &r.image)?;
-        self.image_mut(id)?.image.state = next;
-        Ok(())
+        self.change(id, |r| r.image.state = next)
     }
 
     pub(crate) fn set_block_public_access(

@@ -63,27 +63,17 @@ pub(crate) fn validate_tags(tags: &Tags, limit: usize) -> Result<()> {
 impl State {
     /// `InvalidAMIName.Duplicate` if the account already has a registered image of that name.
     fn check_name_free(&self, account: &AccountId, region: &Region, name: &str) -> Result<()> {
-        rules::check_name_available(
-            name,
-            account,
-            region,
-            self.images.values().map(|r| &r.image),
-        )
+        let holder = self
+            .index
+            .names
+            .get(&(account.clone(), region.clone(), name.to_owned()))
+            .and_then(|id| self.images.get(id))
+            .map(|r| &r.image);
+        rules::check_name_available(name, account, region, holder)
     }
 
     fn check_image_quota(&self, account: &AccountId, region: &Region) -> Result<()> {
-        let n = self
-            .images
-            .values()
-            .filter(|r| {
-                r.image.owner == *account
-                    && r.image.region == *region
-                    && matches!(
-                        r.image.state,
-                        ImageState::Pending | ImageState::Available | ImageState::Disabled
-                    )
-            })
-            .count();
+        let n = Self::count_in(&self.index.counted, account, region);
         if n >= self.quotas.images {
             // AWS: §3 "Limits": 50,000 AMIs per Region (exact code not documented).
             return Err(err(
@@ -174,17 +164,14 @@ impl State {
     ) {
         let planned_failure = self.planned_failure();
         let id = image.id.clone();
-        self.images.insert(
-            id.clone(),
-            ImageRec {
-                image,
-                perms: BTreeSet::new(),
-                visible_at: cx.now.add(self.lag),
-                deregistered_at: None,
-                kms_checks,
-                planned_failure,
-            },
-        );
+        self.insert_image(ImageRec {
+            image,
+            perms: BTreeSet::new(),
+            visible_at: cx.now.add(self.lag),
+            deregistered_at: None,
+            kms_checks,
+            planned_failure,
+        });
         self.schedule(cx.now.add(ready_in), Event::ImageDone(id));
     }
 
@@ -213,13 +200,11 @@ impl State {
         let effect = create_image_effect(&req.instance_id, inst.inst.state, req.no_reboot)?;
         if req.no_reboot {
             let pending_from_instance = self
-                .images
-                .values()
-                .filter(|r| {
-                    r.image.state == ImageState::Pending
-                        && r.image.source_instance_id.as_ref() == Some(&req.instance_id)
-                })
-                .count();
+                .index
+                .pending_by_instance
+                .get(&req.instance_id)
+                .copied()
+                .unwrap_or(0);
             if pending_from_instance >= self.quotas.concurrent_no_reboot_images_per_instance {
                 // AWS: §1: ConcurrentCreateImageNoRebootLimitExceeded.
                 return Err(err(
@@ -385,17 +370,7 @@ impl State {
         let key_reusable = copy_ctx.source_key_reusable();
         self.check_name_free(&cx.account, &cx.region, &req.name)?;
         self.check_image_quota(&cx.account, &cx.region)?;
-        let copying = self
-            .images
-            .values()
-            .filter(|r| {
-                r.image.owner == cx.account
-                    && r.image.region == cx.region
-                    && r.image.state == ImageState::Pending
-                    && r.image.source_image_id.is_some()
-                    && r.image.source_instance_id.is_none()
-            })
-            .count();
+        let copying = Self::count_in(&self.index.pending_copies, &cx.account, &cx.region);
         if copying >= self.quotas.concurrent_copies {
             return Err(err(
                 "ResourceLimitExceeded",
@@ -669,19 +644,25 @@ impl State {
         rules::check_deregister(&cx.account, &rec.image, cx.now)?;
         // AWS: §2: snapshots are kept unless DeleteAssociatedSnapshots; those other images use
         // are skipped.
+        let related: Vec<&Image> = rec
+            .image
+            .snapshot_ids()
+            .into_iter()
+            .flat_map(|s| self.images_using(s))
+            .collect();
         let plan = rules::deregister_snapshot_plan(
             &rec.image,
             req.delete_associated_snapshots,
-            self.images.values().map(|r| &r.image),
+            related.iter().copied(),
             |s| self.snapshots.get(s).map(|r| r.snap.owner.clone()),
         );
         let id = req.image_id.clone();
-        if let Some(r) = self.images.get_mut(&id) {
+        self.with_image(&id, |r| {
             r.image.state = ImageState::Deregistered;
             r.image.public = false;
             r.perms.clear();
             r.deregistered_at = Some(cx.now);
-        }
+        });
         let mut results = Vec::new();
         for p in plan {
             if p.outcome == DeleteSnapshotOutcome::Success

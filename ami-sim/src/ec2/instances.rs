@@ -211,15 +211,7 @@ impl State {
                 ));
             }
         }
-        let live = self
-            .instances
-            .values()
-            .filter(|r| {
-                r.inst.owner == cx.account
-                    && r.inst.region == cx.region
-                    && r.inst.state != InstanceState::Terminated
-            })
-            .count();
+        let live = Self::count_in(&self.index.live_instances, &cx.account, &cx.region);
         if live + req.count as usize > self.quotas.instances {
             return Err(err(
                 "InstanceLimitExceeded",
@@ -333,9 +325,14 @@ impl State {
             );
             out.push(inst);
         }
-        if let Some(r) = self.images.get_mut(&image.image.id) {
-            r.image.last_launched_time = Some(cx.now);
-        }
+        self.with_image(&image.image.id, |r| {
+            r.image.last_launched_time = Some(cx.now)
+        });
+        *self
+            .index
+            .live_instances
+            .entry((cx.account.clone(), cx.region.clone()))
+            .or_default() += out.len();
         if let Some(k) = token_key {
             self.tokens.insert(
                 k,

@@ -154,7 +154,7 @@ impl State {
     pub(crate) fn delete_snapshot(&mut self, cx: &Ctx, id: &SnapshotId) -> Result<()> {
         let s = self.snapshot_for(cx, id)?;
         // AWS: §2: a snapshot used by a registered (or disabled) image can't be deleted.
-        rules::check_delete_snapshot(&cx.account, &s.snap, self.images.values().map(|r| &r.image))?;
+        rules::check_delete_snapshot(&cx.account, &s.snap, self.images_using(id))?;
         self.snapshots.remove(id);
         Ok(())
     }

@@ -92,6 +92,7 @@ impl State {
 
     fn tags_of_mut(&mut self, r: &ResourceId) -> Option<&mut Tags> {
         match r {
+            // Tags are not indexed, so a direct change keeps the indexes right.
             ResourceId::Image(id) => self.images.get_mut(id).map(|r| &mut r.image.tags),
             ResourceId::Snapshot(id) => self.snapshots.get_mut(id).map(|s| &mut s.snap.tags),
             ResourceId::Instance(id) => self.instances.get_mut(id).map(|i| &mut i.inst.tags),
