@@ -30,6 +30,12 @@ impl Cast {
     /// A cast from `(role name, account id)` pairs (the owner first) and Regions (the home
     /// Region first). Errors name the bad id.
     pub fn new(accounts: &[(&str, &str)], regions: &[&str]) -> Result<Cast> {
+        if accounts.is_empty() || regions.is_empty() {
+            return Err(Error::from_code(
+                "InvalidParameterValue",
+                "a cast needs at least one account (the owner) and one Region (the home Region)",
+            ));
+        }
         Ok(Cast {
             accounts: accounts
                 .iter()
@@ -42,14 +48,14 @@ impl Cast {
         })
     }
 
-    /// The account playing role `i` (0 is the owner).
+    /// The account playing role `i` (0 is the owner; past the end, the last one).
     pub fn account(&self, i: usize) -> &AccountId {
-        &self.accounts[i.min(self.accounts.len() - 1)].1
+        &self.accounts[i.min(self.accounts.len().saturating_sub(1))].1
     }
 
-    /// The Region `i` (0 is the home Region).
+    /// The Region `i` (0 is the home Region; past the end, the last one).
     pub fn region(&self, i: usize) -> &Region {
-        &self.regions[i.min(self.regions.len() - 1)]
+        &self.regions[i.min(self.regions.len().saturating_sub(1))]
     }
 
     /// Every account id.
@@ -307,5 +313,40 @@ impl World {
                 .arn),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cast_overrides_need_as_many_as_the_story() {
+        let cast = Cast::new(
+            &[("owner", "111111111111"), ("consumer", "222222222222")],
+            &["us-east-1"],
+        )
+        .unwrap();
+        assert_eq!(cast.who(cast.account(1)), "consumer (222222222222)");
+        assert_eq!(cast.account(9), cast.account(1));
+        let one: Vec<AccountId> = vec!["333333333333".parse().unwrap()];
+        let e = cast.clone().with_overrides(Some(one), None).unwrap_err();
+        assert!(e.contains("needs 2 (owner, consumer)"), "{e}");
+        let two: Vec<AccountId> = vec![
+            "333333333333".parse().unwrap(),
+            "444444444444".parse().unwrap(),
+        ];
+        let moved = cast.with_overrides(Some(two), None).unwrap();
+        assert_eq!(moved.account(0).as_str(), "333333333333");
+        assert_eq!(
+            Cast::new(&[], &["us-east-1"]).unwrap_err().code(),
+            "InvalidParameterValue"
+        );
+        assert_eq!(
+            Cast::new(&[("owner", "12")], &["us-east-1"])
+                .unwrap_err()
+                .code(),
+            "InvalidUserID.Malformed"
+        );
     }
 }

@@ -286,7 +286,7 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         gone.len()
     ));
 
-    let consumers = vec![w.cast.account(1).clone(), w.cast.account(2).clone()];
+    let consumers = [w.cast.account(1).clone(), w.cast.account(2).clone()];
     tl.step(format!(
         "Share with {} (launch, snapshots, key policy)",
         consumers
