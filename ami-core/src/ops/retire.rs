@@ -885,3 +885,135 @@ pub async fn apply(
     });
     Ok(RetirementOutcome { at: now, images })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::{Ec2, Kms, MockEc2, Page};
+    use crate::model::{DeregistrationProtection, Instance};
+    use crate::time::{Clock, VirtualClock};
+
+    #[derive(Debug)]
+    struct OneScope {
+        ec2: Arc<MockEc2>,
+        clock: Arc<VirtualClock>,
+    }
+
+    impl Connector for OneScope {
+        fn ec2(&self, _: &AccountId, _: &Region) -> Result<Arc<dyn Ec2>> {
+            Ok(self.ec2.clone())
+        }
+        fn kms(&self, _: &AccountId, _: &Region) -> Result<Arc<dyn Kms>> {
+            Err(Error::workflow("no KMS here"))
+        }
+        fn clock(&self) -> Arc<dyn Clock> {
+            self.clock.clone()
+        }
+    }
+
+    fn image(n: u128, name: &str, created: Timestamp) -> Image {
+        Image {
+            id: ImageId::from_u128(n),
+            region: "us-east-1".parse().unwrap(),
+            name: name.into(),
+            description: None,
+            owner: AccountId::from_number(1),
+            owner_alias: None,
+            state: ImageState::Available,
+            state_reason: None,
+            public: false,
+            block_devices: vec![],
+            root_device_name: "/dev/xvda".into(),
+            architecture: "x86_64".into(),
+            product_codes: vec![],
+            tags: [("Family".to_string(), "web".to_string())].into(),
+            creation_time: created,
+            deprecation_time: None,
+            deregistration_protection: DeregistrationProtection::Disabled,
+            source_image_id: None,
+            source_region: None,
+            source_instance_id: None,
+            last_launched_time: None,
+        }
+    }
+
+    fn instance(n: u128, image: u128, state: InstanceState) -> Instance {
+        Instance {
+            id: InstanceId::from_u128(n),
+            region: "us-east-1".parse().unwrap(),
+            owner: AccountId::from_number(1),
+            image_id: ImageId::from_u128(image),
+            instance_type: "t3.micro".into(),
+            state,
+            state_reason: None,
+            launch_time: VirtualClock::DEFAULT_EPOCH,
+            volumes: vec![],
+            tags: Tags::new(),
+        }
+    }
+
+    /// Both describe calls are followed to their last page: the older image appears only on
+    /// the second page of images, and the instance using it only on the second page of
+    /// instances (a stopped instance counts as a use; a terminated one does not).
+    #[tokio::test(start_paused = true)]
+    async fn every_page_is_read_before_deciding() {
+        let t0 = VirtualClock::DEFAULT_EPOCH;
+        let mut ec2 = MockEc2::new();
+        ec2.expect_describe_images().times(2).returning(move |r| {
+            Ok(match r.next_token.as_deref() {
+                None => Page {
+                    items: vec![image(2, "web-2", t0.add(Duration::from_secs(86_400)))],
+                    next_token: Some("images-2".into()),
+                },
+                Some("images-2") => Page::last(vec![image(1, "web-1", t0)]),
+                Some(other) => panic!("unexpected token {other}"),
+            })
+        });
+        ec2.expect_describe_launch_permissions()
+            .times(1)
+            .returning(|_| Ok(vec![]));
+        ec2.expect_describe_instances().times(2).returning(|r| {
+            assert_eq!(r.max_results, Some(1000));
+            Ok(match r.next_token.as_deref() {
+                None => Page {
+                    items: vec![instance(1, 1, InstanceState::Terminated)],
+                    next_token: Some("instances-2".into()),
+                },
+                Some("instances-2") => Page::last(vec![instance(2, 1, InstanceState::Stopped)]),
+                Some(other) => panic!("unexpected token {other}"),
+            })
+        });
+        let connector = OneScope {
+            ec2: Arc::new(ec2),
+            clock: Arc::new(VirtualClock::new(t0.add(Duration::from_secs(10 * 86_400)))),
+        };
+        let policy = RetentionPolicy::new(
+            FamilySelector::Tag {
+                key: "Family".into(),
+                value: Some("web".into()),
+            },
+            1,
+            [AccountId::from_number(1)],
+            ["us-east-1".parse().unwrap()],
+        );
+        let plan = plan(&connector, &policy).await.unwrap();
+        assert_eq!(plan.decisions.len(), 2);
+        let web1 = &plan.decisions[1];
+        assert_eq!(web1.name, "web-1");
+        assert_eq!(web1.action, Action::Keep);
+        assert_eq!(
+            web1.reasons.last(),
+            Some(&Reason::InUse {
+                instances: vec![InstanceUse {
+                    account: AccountId::from_number(1),
+                    region: "us-east-1".parse().unwrap(),
+                    instance_id: InstanceId::from_u128(2),
+                    state: InstanceState::Stopped,
+                }]
+            })
+        );
+        assert_eq!(plan.to_retire().count(), 0);
+    }
+}
