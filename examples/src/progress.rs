@@ -116,12 +116,17 @@ impl<S: Subscriber> Layer<S> for ProgressLayer {
             "still waiting" => {
                 let what = f.get("what").to_owned();
                 if self.due(&what) {
-                    self.timeline.event(format!(
-                        "... waiting for {what}: {} after {} ({} polls)",
-                        f.get("state"),
-                        human(f.millis("waited_ms")),
-                        f.get("polls")
-                    ));
+                    let waited = f.millis("waited_ms");
+                    self.timeline.event(if waited.is_zero() {
+                        format!("... waiting for {what} ({})", f.get("state"))
+                    } else {
+                        format!(
+                            "... still waiting for {what}: {} after {} ({} polls)",
+                            f.get("state"),
+                            human(waited),
+                            f.get("polls")
+                        )
+                    });
                 }
             }
             "copy pending" => {

@@ -19,14 +19,16 @@ use std::time::Duration;
 use ami_core::api::{DeregisterImageRequest, RunInstancesRequest};
 use ami_core::model::ResourceId;
 use ami_core::ops::adopt::{adopt, preflight_adopt, AdoptOptions};
-use ami_core::ops::bake::{bake, BakeRequest, Consistency};
+use ami_core::ops::bake::{bake, BakeRequest, Consistency, TAG_CONSISTENCY};
 use ami_core::ops::distribute::{self, DistributeOptions, DistributionSpec, Manifest};
 use ami_core::ops::govern::{scan, ApprovalPolicy, ScanScope};
 use ami_core::ops::journal::MemoryJournal;
 use ami_core::ops::retire::{self, FamilySelector, RetentionPolicy, RetireOptions};
 use ami_core::ops::share::{self, ShareSpec};
+use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{
-    AccountId, Ec2, Ec2Ext, Error, ImageId, InstanceId, KmsKeyRef, Region, Result, Tags,
+    AccountId, Ec2, Ec2Ext, Error, ImageId, InstanceId, InstanceState, KmsKeyRef, Region, Result,
+    Tags,
 };
 use ami_examples::{human, main_with, say, Cast, World};
 
@@ -189,6 +191,16 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     }
 
     tl.step("Stop for file-system integrity, then CreateImage");
+    // Stopping flushes what the guest still buffers; the image then holds every write. (A
+    // bake with Consistency::StopFirst stops a running instance itself, and starts it again.)
+    ec2.stop_instances(vec![build.clone()]).await?;
+    wait_for_instance_state(
+        ec2.as_ref(),
+        &build,
+        InstanceState::Stopped,
+        &WaitOptions::default(),
+    )
+    .await?;
     let baked = bake(
         ec2.as_ref(),
         BakeRequest::new(build.clone(), format!("{name}-build"))
@@ -200,15 +212,11 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     )
     .await?;
     tl.detail(format!(
-        "{} is available: {} snapshot(s), consistency {:?}, the instance was {}",
+        "{} is available: {} snapshot(s), tagged {}={}",
         baked.image.id,
         baked.snapshots.len(),
-        baked.consistency_tag,
-        if baked.stopped_instance {
-            "stopped first, so buffered writes reached the volume"
-        } else {
-            "already stopped"
-        }
+        TAG_CONSISTENCY,
+        baked.consistency_tag
     ));
     terminate(ec2.as_ref(), &build).await?;
     tl.detail(format!("build instance {build} terminated"));
@@ -242,7 +250,7 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     ));
     for r in &w.cast.regions {
         let key = w.ensure_key(&factory, r, KEY_ALIAS).await?;
-        tl.detail(format!("{r:<16} {key}"));
+        tl.detail(format!("{:<16} {key}", r.as_str()));
     }
 
     tl.step(format!("Distribute to {} Regions", w.cast.regions.len()));
@@ -270,7 +278,8 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     for e in &manifest.images {
         tl.detail(format!(
             "{:<16} {} available, encrypted with {KEY_ALIAS}",
-            e.destination.region, e.image_id
+            e.destination.region.as_str(),
+            e.image_id
         ));
     }
     tl.detail(format!(
@@ -302,7 +311,7 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         let applied = share::share(w.connector(), &factory, &e.destination.region, &spec).await?;
         tl.detail(format!(
             "{:<16} {}: launch permissions +{}, snapshot permissions on {}, key policies edited: {}",
-            e.destination.region,
+            e.destination.region.as_str(),
             e.image_id,
             applied.launch_permissions.add.len(),
             applied.snapshot_permissions.len(),
