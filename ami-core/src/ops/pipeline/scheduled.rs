@@ -4,28 +4,30 @@
 //! the file systems on them are only crash-consistent: writes still buffered in the guest are
 //! missing. An [`ImageSchedule`] bakes every instance matching a tag selector with
 //! [`Consistency::Reboot`] (CreateImage reboots the instance, which flushes them), on a cron
-//! schedule, and keeps the `keep` newest images per instance: older ones are deregistered and
-//! their snapshots deleted, unless an instance still runs from them.
+//! schedule, and keeps the `keep` newest images per instance: older ones are retired through
+//! [`retire`](crate::ops::retire) (deprecated, disabled, then deregistered with their
+//! snapshots), unless an instance still runs from them.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::cron::CronSchedule;
-use crate::api::{
-    Connector, DescribeImagesRequest, DescribeInstancesRequest, Ec2, Ec2Ext, Filter, Owner,
-};
+use crate::api::{Connector, DescribeInstancesRequest, Ec2Ext, Filter};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, InstanceId, Region};
-use crate::model::{Image, InstanceState};
-use crate::ops::bake::{bake, BakeRequest, Consistency, TAG_SOURCE_INSTANCE};
+use crate::model::InstanceState;
+use crate::ops::bake::{bake, BakeRequest, Consistency};
+use crate::ops::retire::{
+    self, Action, FamilySelector, Reason, RetentionPolicy, RetireOptions, RetireStage,
+};
 use crate::ops::retry::retry_default;
-use crate::ops::wait::{discard_image, WaitOptions};
+use crate::ops::wait::WaitOptions;
 use crate::rules::validate_image_name;
 use crate::time::Timestamp;
 
-/// Tag on every image a schedule makes: the schedule's name.
+/// Tag on every image a schedule makes: the schedule's name. A second tag,
+/// `ami:image-schedule/<name>`, holds the source instance and groups the images for retention.
 pub const TAG_SCHEDULE: &str = "ami:image-schedule";
 
 /// Which instances a schedule images, where, when, and how many images it keeps.
@@ -234,6 +236,9 @@ impl ImageScheduleRunner {
                 run.errors.push(format!("{region}: {e}"));
             }
         }
+        if let Err(e) = self.retain(&mut run).await {
+            run.errors.push(format!("retention: {e}"));
+        }
         run.finished = self.connector.clock().now();
         self.history.push(run.clone());
         run
@@ -268,6 +273,7 @@ impl ImageScheduleRunner {
                 .consistency(s.consistency)
                 .description(format!("{} image of {} at {at}", s.name, inst.id))
                 .tag(TAG_SCHEDULE, s.name.clone())
+                .tag(family_key(&s.name), inst.id.to_string())
                 .wait(s.wait.clone());
             match bake(ec2.as_ref(), req).await {
                 Ok(b) => run.images.push(ScheduledImage {
@@ -279,54 +285,53 @@ impl ImageScheduleRunner {
                 Err(e) => run.failures.push((inst.id.clone(), e.to_string())),
             }
         }
-        self.retain(ec2.as_ref(), run).await
+        Ok(())
     }
 
-    /// Keeps the `keep` newest images of each instance; retires the rest unless in use.
-    async fn retain(&self, ec2: &dyn Ec2, run: &mut ScheduledRun) -> Result<()> {
+    /// Keeps the `keep` newest images of each instance; retires the rest through
+    /// [`retire`](crate::ops::retire), which leaves alone an image any instance still uses (or
+    /// that is shared where usage cannot be checked), and deregisters the others with their
+    /// snapshots.
+    async fn retain(&self, run: &mut ScheduledRun) -> Result<()> {
         let s = &self.schedule;
-        let req = DescribeImagesRequest::new()
-            .owner(Owner::SelfAccount)
-            .filter(Filter::tag(TAG_SCHEDULE, s.name.clone()))
-            .include_deprecated(true);
-        let images =
-            retry_default("DescribeImages", || ec2.describe_all_images(req.clone())).await?;
-        let mut by_instance: BTreeMap<String, Vec<Image>> = BTreeMap::new();
-        for img in images
-            .into_iter()
-            .filter(|i| i.tags.get(TAG_SCHEDULE) == Some(&s.name))
-        {
-            let Some(src) = img.tags.get(TAG_SOURCE_INSTANCE).cloned() else {
-                continue;
-            };
-            by_instance.entry(src).or_default().push(img);
+        let policy = RetentionPolicy::new(
+            FamilySelector::Tag {
+                key: family_key(&s.name),
+                value: None,
+            },
+            s.keep,
+            [s.account.clone()],
+            s.regions.iter().cloned(),
+        );
+        let plan = retire::plan(self.connector.as_ref(), &policy).await?;
+        for d in &plan.decisions {
+            let in_use = d.reasons.iter().any(|r| matches!(r, Reason::InUse { .. }));
+            let beyond = !d
+                .reasons
+                .iter()
+                .any(|r| matches!(r, Reason::AmongNewest { .. }));
+            if d.action == Action::Keep && in_use && beyond {
+                run.kept_in_use.push(d.image_id.clone());
+            }
         }
-        let mut old: Vec<ImageId> = Vec::new();
-        for imgs in by_instance.values_mut() {
-            imgs.sort_by(|a, b| (b.creation_time, &b.id).cmp(&(a.creation_time, &a.id)));
-            old.extend(imgs.iter().skip(s.keep).map(|i| i.id.clone()));
-        }
-        if old.is_empty() {
+        if plan.to_retire().next().is_none() {
             return Ok(());
         }
-        let in_use: BTreeSet<ImageId> = retry_default("DescribeInstances", || {
-            ec2.describe_all_instances(DescribeInstancesRequest::new())
-        })
-        .await?
-        .into_iter()
-        .filter(|i| i.state != InstanceState::Terminated)
-        .map(|i| i.image_id)
-        .collect();
-        for id in old {
-            if in_use.contains(&id) {
-                run.kept_in_use.push(id);
-                continue;
-            }
-            match discard_image(ec2, &id).await {
-                Ok(_) => run.retired.push(id),
-                Err(e) => run.errors.push(format!("retiring {id}: {e}")),
+        let outcome =
+            retire::apply(self.connector.as_ref(), &plan, &RetireOptions::default()).await?;
+        for r in outcome.images {
+            match r.skipped {
+                None if r.stages.contains(&RetireStage::Deregister) => run.retired.push(r.image_id),
+                None => {}
+                Some(why) if why.contains("in use") => run.kept_in_use.push(r.image_id),
+                Some(why) => run.errors.push(format!("retiring {}: {why}", r.image_id)),
             }
         }
         Ok(())
     }
+}
+
+/// The tag key whose value (the source instance) groups a schedule's images into families.
+fn family_key(schedule: &str) -> String {
+    format!("{TAG_SCHEDULE}/{schedule}")
 }
