@@ -382,6 +382,12 @@ async fn a_failing_region_is_skipped_and_the_others_complete() {
     for s in &manifest.skipped {
         assert_eq!(s.destination.region, bad);
         assert!(s.reason.contains("ServiceUnavailable"), "{}", s.reason);
+        assert!(
+            s.reason
+                .starts_with("Region ap-southeast-2 given up: ap-southeast-2/"),
+            "{}",
+            s.reason
+        );
     }
     assert!(journal
         .entries()

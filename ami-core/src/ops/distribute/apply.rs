@@ -400,7 +400,12 @@ impl<'a> Run<'a> {
                         Some(with_context(d, e))
                     }
                     FailurePolicy::SkipRegion { .. } => {
-                        let reason = format!("{d}: {} ({})", e.message(), e.code());
+                        let msg = e.message();
+                        let reason = if msg.starts_with(&d.to_string()) {
+                            format!("Region {} given up: {msg} ({})", d.region, e.code())
+                        } else {
+                            format!("Region {} given up: {d}: {msg} ({})", d.region, e.code())
+                        };
                         let first = {
                             let mut s = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
                             if s.contains_key(&d.region) {
@@ -521,12 +526,7 @@ pub async fn apply(
     journal: &dyn JournalStore,
     options: &DistributeOptions,
 ) -> Result<Manifest> {
-    if options.max_copies_per_region == 0 {
-        return Err(Error::from_code(
-            "InvalidParameterValue",
-            "max_copies_per_region is 0; allow at least one copy in flight per Region",
-        ));
-    }
+    options.validate()?;
     let mut progress = open_run(plan, journal)?;
     if progress.rollback_started {
         return Err(Error::workflow(format!(

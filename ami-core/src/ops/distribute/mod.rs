@@ -124,6 +124,31 @@ impl DistributeOptions {
         self
     }
 
+    /// Checks the options: at least one copy in flight, polls that wait, attempts that try.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::from_code("InvalidParameterValue", m));
+        if self.max_copies_per_region == 0 {
+            return bad(
+                "max_copies_per_region is 0; allow at least one copy in flight per Region".into(),
+            );
+        }
+        if self.poll_initial.is_zero() || self.poll_max < self.poll_initial {
+            return bad(format!(
+                "poll_initial {:?} and poll_max {:?}: the first pause must be above zero and at most the longest",
+                self.poll_initial, self.poll_max
+            ));
+        }
+        if self.retry.max_attempts == 0
+            || matches!(
+                self.failure_policy,
+                FailurePolicy::SkipRegion { after_attempts: 0 }
+            )
+        {
+            return bad("attempts per call must be at least 1 (retry.max_attempts, SkipRegion after_attempts)".into());
+        }
+        Ok(())
+    }
+
     /// Attempts per call.
     pub(crate) fn attempts(&self) -> u32 {
         match self.failure_policy {

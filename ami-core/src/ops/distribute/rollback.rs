@@ -285,6 +285,7 @@ pub async fn rollback(
     journal: &dyn JournalStore,
     options: &DistributeOptions,
 ) -> Result<RollbackReport> {
+    options.validate()?;
     let entries = journal.entries()?;
     let progress = Progress::from_entries(&entries)?;
     // A journal without a run: the run stopped before its first step and made nothing.
