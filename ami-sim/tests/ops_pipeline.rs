@@ -7,6 +7,7 @@ use std::time::Duration;
 use ami_core::api::{DescribeImagesRequest, DescribeSnapshotsRequest, Owner, RunInstancesRequest};
 use ami_core::ops::bake::{bake, BakeRequest};
 use ami_core::ops::distribute::DistributionSpec;
+use ami_core::ops::govern::ApprovalPolicy;
 use ami_core::ops::pipeline::{
     component_fn, test_fn, CronSchedule, Infrastructure, ParentSelector, Pipeline, PipelineRunner,
     Recipe, RunOutcome, Stage, StartCondition, Trigger, TAG_PIPELINE,
@@ -16,6 +17,8 @@ use ami_core::{
     AccountId, Ec2Ext, Error, ImageId, ImageState, InstanceState, OwnerAlias, Region, Timestamp,
 };
 use ami_sim::{Durability, Op, Sim};
+
+const PROD: &str = "222222222222";
 
 const FACTORY: &str = "111111111111";
 const DAY: Duration = Duration::from_secs(86_400);
@@ -37,6 +40,7 @@ fn sim(seed: u64) -> Sim {
         .seed(seed)
         .regions(["us-east-1", "eu-west-1"])
         .account(FACTORY)
+        .account(PROD)
         .build()
         .unwrap()
 }
@@ -100,7 +104,9 @@ fn daily() -> CronSchedule {
 
 fn distribution() -> DistributionSpec {
     // The source is replaced by each run's image.
-    DistributionSpec::new(factory(), us(), "ami-00000000".parse().unwrap()).region(eu())
+    Pipeline::new("any", factory(), us(), Recipe::new(amazon_parent()))
+        .distribution_template()
+        .region(eu())
 }
 
 /// Instances of the factory that are not terminated (shutting down counts as gone).
@@ -410,4 +416,83 @@ async fn bad_pipelines_are_refused_before_any_call() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tested_images_are_tagged_approved_and_pass_the_production_policy() {
+    let sim = sim(18);
+    let prod: AccountId = PROD.parse().unwrap();
+    let recipe = Recipe::new(amazon_parent())
+        .component(write_config(&sim))
+        .test(config_present(&sim));
+    let base = Pipeline::new("golden", factory(), us(), recipe);
+    let spec = base
+        .distribution_template()
+        .region(eu())
+        .launch_permission(ami_core::LaunchPermission::Account(prod.clone()));
+    let pipeline = base.distribution(spec).approval_tag("Approved", "true");
+    let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
+    let run = runner.run_now().await;
+    let RunOutcome::Succeeded { image, manifest } = &run.outcome else {
+        panic!("{:?}", run.outcome);
+    };
+    let copy = manifest
+        .as_ref()
+        .unwrap()
+        .image(&eu(), &factory())
+        .unwrap()
+        .clone();
+    let us_ec2 = sim.ec2(&factory(), &us());
+    assert_eq!(
+        us_ec2.describe_image(image).await.unwrap().tags["Approved"],
+        "true"
+    );
+    let eu_ec2 = sim.ec2(&factory(), &eu());
+    assert_eq!(
+        eu_ec2.describe_image(&copy).await.unwrap().tags["Approved"],
+        "true"
+    );
+
+    let policy = ApprovalPolicy::builder()
+        .require_tag("Approved", "true")
+        .allow_owner(factory())
+        .build()
+        .unwrap();
+    sim.set_launch_guard(&prod, Some(Arc::new(policy)));
+    let prod_eu = sim.ec2(&prod, &eu());
+    prod_eu
+        .run_instances(RunInstancesRequest::new(copy))
+        .await
+        .unwrap();
+    let amazon = sim.amazon_image(&eu(), "al2023").unwrap();
+    let e = prod_eu
+        .run_instances(RunInstancesRequest::new(amazon))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "UnauthorizedOperation");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_component_times_out_and_leaves_nothing() {
+    let sim = sim(19);
+    let hang = component_fn("wait-for-approval", |_ctx| async move {
+        tokio::time::sleep(Duration::from_secs(30 * 86_400)).await;
+        Ok(())
+    });
+    let recipe = Recipe::new(amazon_parent()).component(hang);
+    let pipeline = Pipeline::new("slow", factory(), us(), recipe)
+        .step_timeout(Some(Duration::from_secs(3600)));
+    let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
+    let start = sim.now();
+    let run = runner.run_now().await;
+    match &run.outcome {
+        RunOutcome::Failed { stage, code, .. } => {
+            assert_eq!(stage, &Stage::Component("wait-for-approval".into()));
+            assert_eq!(code, "Timeout");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(run.finished.since(start) < Duration::from_secs(2 * 3600));
+    assert!(live_instances(&sim).await.is_empty());
+    assert!(owned_images(&sim, &us()).await.is_empty());
 }

@@ -14,15 +14,18 @@
 //! 1. The parent is resolved (the newest matching image, or the pinned one). On a scheduled run
 //!    with [`StartCondition::ExpressionMatchAndParentChanged`], a parent equal to the last
 //!    successful build's ends the run as [`RunOutcome::SkippedParentUnchanged`].
-//! 2. A build instance is launched and waited for; every component runs against it in order.
+//! 2. A build instance is launched and waited for; every component runs against it in order,
+//!    each within [`Pipeline::step_timeout`].
 //! 3. The instance is baked (stopped first, so the image is file-system consistent). The build
 //!    instance is terminated whatever happened; a failed component or bake leaves no image and
 //!    no snapshot.
 //! 4. A test instance is launched from the new image; every test runs; the test instance is
 //!    terminated whatever happened. A failed test discards the image and its snapshots, so
-//!    nothing is distributed.
-//! 5. The distribution template (if any) is planned and applied for the new image; if it
-//!    fails, it is rolled back and the image discarded.
+//!    nothing is distributed. A tested image gets the [`Pipeline::approval_tag`], if any (the
+//!    tag an [`ApprovalPolicy`](crate::ops::govern::ApprovalPolicy) requires).
+//! 5. The distribution template (if any, see [`Pipeline::distribution_template`]) is planned
+//!    and applied for the new image, the approval tag added to every copy; if it fails, it is
+//!    rolled back and the image discarded.
 //! 6. The run is recorded with its outcome. After [`Pipeline::auto_disable_after`]
 //!    consecutive failures the pipeline disables itself; scheduled runs are then recorded as
 //!    [`RunOutcome::SkippedDisabled`] until [`PipelineRunner::enable`].

@@ -29,6 +29,9 @@ pub const TAG_ROLE: &str = "ami:pipeline-role";
 /// Tag on images: the parent image the build started from.
 pub const TAG_PARENT: &str = "ami:parent-image";
 
+/// The default time limit of one component or test.
+const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
+
 /// When a scheduled run builds (AWS Image Builder's `pipelineExecutionStartCondition`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum StartCondition {
@@ -66,6 +69,13 @@ pub struct Pipeline {
     pub auto_disable_after: Option<u32>,
     /// How to wait for instances and images.
     pub wait: WaitOptions,
+    /// The longest one component or one test may run before it counts as failed
+    /// (`None`: no limit). Default: 2 hours.
+    pub step_timeout: Option<Duration>,
+    /// A tag put on the image (and on every distributed copy) once its tests pass, e.g.
+    /// `Approved=true` for an [`ApprovalPolicy`](crate::ops::govern::ApprovalPolicy) that
+    /// requires it. The principal running the pipeline must be allowed to set it.
+    pub approval_tag: Option<(String, String)>,
 }
 
 impl Pipeline {
@@ -88,7 +98,30 @@ impl Pipeline {
             start_condition: StartCondition::default(),
             auto_disable_after: None,
             wait: WaitOptions::default(),
+            step_timeout: Some(DEFAULT_STEP_TIMEOUT),
+            approval_tag: None,
         }
+    }
+
+    /// A distribution template for this pipeline: its source is the pipeline's account and
+    /// Region (the image id is filled in by each run). Add Regions, keys, accounts, launch
+    /// permissions, then pass it to [`distribution`](Self::distribution).
+    pub fn distribution_template(&self) -> DistributionSpec {
+        DistributionSpec::new(
+            self.account.clone(),
+            self.region.clone(),
+            ImageId::from_u128(0),
+        )
+    }
+    /// Sets the time limit of each component and test (`None`: no limit).
+    pub fn step_timeout(mut self, t: Option<Duration>) -> Self {
+        self.step_timeout = t;
+        self
+    }
+    /// Tags the image and its distributed copies `key=value` once the tests pass.
+    pub fn approval_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.approval_tag = Some((key.into(), value.into()));
+        self
     }
     /// Sets the infrastructure.
     pub fn infrastructure(mut self, i: Infrastructure) -> Self {
@@ -139,6 +172,22 @@ impl Pipeline {
                 self.name.chars().count()
             )));
         }
+        if let Some((k, v)) = &self.approval_tag {
+            if k.is_empty()
+                || k.chars().count() > 128
+                || k.starts_with("aws:")
+                || v.chars().count() > 256
+            {
+                return Err(Error::workflow(format!(
+                    "approval tag {k:?}={v:?} is not a valid tag: use a key of 1 to 128 characters not starting with \"aws:\" and a value of at most 256"
+                )));
+            }
+        }
+        if self.step_timeout == Some(Duration::ZERO) {
+            return Err(Error::workflow(
+                "step_timeout is zero, which would fail every component and test; give a positive limit or None",
+            ));
+        }
         if self.auto_disable_after == Some(0) {
             return Err(Error::workflow(
                 "auto_disable_after is 0, which would disable the pipeline before any run; use 1 or more, or None",
@@ -172,6 +221,8 @@ pub enum Stage {
     TestLaunch,
     /// Running a test (its name).
     Test(String),
+    /// Tagging the tested image as approved.
+    Approve,
     /// Distributing.
     Distribute,
 }
@@ -185,6 +236,7 @@ impl fmt::Display for Stage {
             Stage::Bake => f.write_str("image creation"),
             Stage::TestLaunch => f.write_str("test instance launch"),
             Stage::Test(n) => write!(f, "test {n}"),
+            Stage::Approve => f.write_str("approval tag"),
             Stage::Distribute => f.write_str("distribution"),
         }
     }
@@ -446,6 +498,24 @@ impl PipelineRunner {
     }
 }
 
+/// Runs one component or test within the step time limit.
+async fn within(
+    limit: Option<Duration>,
+    name: &str,
+    step: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    match limit {
+        None => step.await,
+        Some(d) => match tokio::time::timeout(d, step).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                what: format!("step {name} to finish"),
+                waited: d,
+            }),
+        },
+    }
+}
+
 async fn sleep_until(now: Timestamp, at: Timestamp) {
     let d: Duration = at.since(now);
     if !d.is_zero() {
@@ -503,6 +573,20 @@ impl Run<'_> {
         if let Err(outcome) = self.test(&ec2, &parent, &image).await {
             self.discard(ec2.as_ref(), &image.id).await;
             return outcome;
+        }
+
+        // Approve.
+        if let Some((k, v)) = &self.pipeline.approval_tag {
+            let mut tags = crate::model::Tags::new();
+            tags.insert(k.clone(), v.clone());
+            let res = retry_default("CreateTags", || {
+                ec2.create_tags(vec![image.id.clone().into()], tags.clone())
+            })
+            .await;
+            if let Err(e) = res {
+                self.discard(ec2.as_ref(), &image.id).await;
+                return failed(Stage::Approve, &e);
+            }
         }
 
         // Distribute.
@@ -572,7 +656,7 @@ impl Run<'_> {
             run: self.number,
         };
         for c in &self.pipeline.recipe.components {
-            if let Err(e) = c.apply(&ctx).await {
+            if let Err(e) = within(self.pipeline.step_timeout, c.name(), c.apply(&ctx)).await {
                 self.terminate_all(ec2.as_ref()).await;
                 return Err(failed(Stage::Component(c.name().to_owned()), &e));
             }
@@ -640,7 +724,7 @@ impl Run<'_> {
         };
         let mut result = Ok(());
         for t in &self.pipeline.recipe.tests {
-            if let Err(e) = t.check(&ctx).await {
+            if let Err(e) = within(self.pipeline.step_timeout, t.name(), t.check(&ctx)).await {
                 result = Err(failed(Stage::Test(t.name().to_owned()), &e));
                 break;
             }
@@ -661,6 +745,9 @@ impl Run<'_> {
             image_id: image.id.clone(),
         };
         spec.run_id = Some(format!("{}-{}", self.pipeline.name, self.number));
+        if let Some((k, v)) = &self.pipeline.approval_tag {
+            spec.tags.insert(k.clone(), v.clone());
+        }
         let opts = &self.pipeline.distribute_options;
         let plan = match distribute::plan(self.connector, &spec).await {
             Ok(p) => p,
