@@ -547,3 +547,30 @@ async fn a_file_journal_survives_a_torn_write_and_resumes() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A copy protected with a cooldown cannot be deregistered for 24 hours after the rollback
+/// lifts its protection: the rollback says so and removes everything else; run again after the
+/// cooldown, it finishes, and the start is restored.
+#[tokio::test(start_paused = true)]
+async fn rollback_waits_out_a_protection_cooldown() {
+    let (sim, source) = fixture(9, FaultPlan::none()).await;
+    let before = canonical_state(&sim).await;
+    let plan = distribute::plan(&sim, &spec(&source).protect(Protection::WithCooldown))
+        .await
+        .unwrap();
+    let journal = MemoryJournal::new();
+    distribute::apply(&sim, &plan, &journal, &DistributeOptions::default())
+        .await
+        .unwrap();
+    let err = distribute::rollback(&sim, &journal, &DistributeOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "Workflow");
+    assert!(err.message().contains("run it again"), "{err}");
+    tokio::time::sleep(Duration::from_secs(86_400 + 60)).await;
+    let report = distribute::rollback(&sim, &journal, &DistributeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.images.len(), 9, "{report}");
+    assert_eq!(canonical_state(&sim).await, before);
+}

@@ -368,7 +368,7 @@ impl fmt::Display for RetirementPlan {
             let reasons: Vec<String> = d.reasons.iter().map(|r| r.to_string()).collect();
             writeln!(
                 f,
-                "  {:<6} {} {:<12} {} {:<24} {}: {}",
+                "  {:<6} {} {:<12} {} {:<24} {:<16} {}: {}",
                 match d.action {
                     Action::Keep => "keep",
                     Action::Retire => "RETIRE",
@@ -377,6 +377,7 @@ impl fmt::Display for RetirementPlan {
                 d.region.as_str(),
                 d.account,
                 format!("{:?}", d.name),
+                d.family,
                 d.created,
                 reasons.join("; ")
             )?;
