@@ -1,36 +1,5 @@
-//! The IAM policy document that denies `ec2:RunInstances` of images the policy does not approve.
-//!
-//! # How the statements work
-//!
-//! RunInstances is authorized against several resources at once: the instance, its volumes,
-//! network interfaces, subnet, security groups, key pair, and the image. Every statement here
-//! names only the image resource, `arn:<partition>:ec2:*::image/*` (image ARNs have no account
-//! field), so a condition about the image never denies one of the other resources. That is
-//! why no statement needs the `Null` guard that deny-with-`NotResource` policies need
-//! (`"Null": {"ec2:ImageType": "false"}`): a `NotResource` deny would otherwise match the
-//! instance resource too and deny every launch.
-//!
-//! Each criterion is its own `Deny` statement, because conditions inside one statement are
-//! ANDed while the image must pass **every** criterion:
-//!
-//! - `DenyImageOwnerNotApproved`: `StringNotEquals` on `ec2:Owner`, listing the allowed
-//!   account ids and aliases (`ec2:Owner` is `amazon` or `aws-marketplace` for those
-//!   providers, the account id otherwise).
-//! - `DenyImageTagNotApproved<n>`, one per required tag:
-//!   - with a value: `StringNotEquals` on `ec2:ResourceTag/<key>`. A negated operator is
-//!     true when the key is absent from the request, so an image without the tag is denied
-//!     too;
-//!   - without a value (key only): `"Null": {"ec2:ResourceTag/<key>": "true"}`, true exactly
-//!     when the image lacks the tag.
-//! - `DenyApprovalTagChangesOnImages` (optional, on by default): tag-based control is only
-//!   sound if the principals it restricts cannot set the approval tags themselves, so
-//!   `ec2:CreateTags`/`ec2:DeleteTags` on images are denied when `aws:TagKeys` contains a
-//!   required key. Attach the document to the principals that launch instances, not to the
-//!   pipeline or the people that approve images.
-//!
-//! Maximum age and deprecation have no IAM condition key on the image resource; they are
-//! listed by [`ApprovalPolicy::iam_unenforced`] and enforced by the Allowed-AMIs criteria
-//! ([`ApprovalPolicy::image_criteria`]) and reported by the compliance scan.
+//! The IAM policy document that denies `ec2:RunInstances` of images the policy does not
+//! approve. The statements are explained in the [module documentation](super).
 
 use serde_json::{json, Map, Value};
 
