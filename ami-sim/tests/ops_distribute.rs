@@ -23,6 +23,7 @@ const OWNER: &str = "111111111111";
 const A1: &str = "222222222222";
 const A2: &str = "333333333333";
 const CONSUMER: &str = "444444444444";
+const ORG: &str = "o-abcdefghij";
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 
 fn acct(s: &str) -> AccountId {
@@ -72,6 +73,24 @@ async fn fixture(seed: u64, faults: FaultPlan) -> (Sim, ImageId) {
         .faults(faults)
         .build()
         .unwrap();
+    golden(sim).await
+}
+
+/// The same world, with OWNER managing organization `ORG` and CONSUMER a member of it.
+async fn fixture_with_org(seed: u64) -> (Sim, ImageId) {
+    let sim = Sim::builder()
+        .seed(seed)
+        .regions(REGIONS)
+        .organization(ORG, OWNER)
+        .account_in_org(CONSUMER)
+        .account(A1)
+        .account(A2)
+        .build()
+        .unwrap();
+    golden(sim).await
+}
+
+async fn golden(sim: Sim) -> (Sim, ImageId) {
     for a in [OWNER, A1, A2, CONSUMER] {
         for r in REGIONS {
             let kms = sim.kms(&acct(a), &region(r));
@@ -573,4 +592,57 @@ async fn rollback_waits_out_a_protection_cooldown() {
         .unwrap();
     assert_eq!(report.images.len(), 9, "{report}");
     assert_eq!(canonical_state(&sim).await, before);
+}
+
+/// Shared with an organization, each owner copy gets an organization statement in its key's
+/// policy (through ops::share), so a member account can launch it; rollback removes the
+/// statements with the copies.
+#[tokio::test(start_paused = true)]
+async fn an_organization_member_can_launch_the_encrypted_copies() {
+    let (sim, source) = fixture_with_org(10).await;
+    let before = canonical_state(&sim).await;
+    let org = ami_core::OrganizationArn::new(&acct(OWNER), ORG).unwrap();
+    let mut s = spec(&source);
+    s.launch_permissions = vec![LaunchPermission::Organization(org)];
+    let plan = distribute::plan(&sim, &s).await.unwrap();
+    let journal = MemoryJournal::new();
+    let manifest = distribute::apply(&sim, &plan, &journal, &DistributeOptions::default())
+        .await
+        .unwrap();
+    for r in REGIONS.map(region) {
+        let id = manifest.image(&r, &acct(OWNER)).unwrap();
+        let cec2 = sim.ec2(&acct(CONSUMER), &r);
+        let inst = cec2
+            .run_instances(RunInstancesRequest::new(id.clone()))
+            .await
+            .unwrap()
+            .remove(0);
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let inst = cec2.describe_instance(&inst.id).await.unwrap();
+        assert_eq!(
+            inst.state,
+            ami_core::InstanceState::Running,
+            "{r}: {inst:?}"
+        );
+        cec2.terminate_instances(vec![inst.id]).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    distribute::rollback(&sim, &journal, &DistributeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(canonical_state(&sim).await, before);
+    for r in REGIONS.map(region) {
+        let policy = sim
+            .kms(&acct(OWNER), &r)
+            .get_key_policy("alias/golden".parse().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            policy
+                .statements
+                .iter()
+                .all(|s| !s.sid.starts_with("ami-share:")),
+            "{r}: {policy:?}"
+        );
+    }
 }
