@@ -646,3 +646,56 @@ async fn an_organization_member_can_launch_the_encrypted_copies() {
         );
     }
 }
+
+/// Rollback removes only what the run added: access to the source that an account had before
+/// the run (launch and snapshot permission) stays.
+#[tokio::test(start_paused = true)]
+async fn rollback_keeps_sharing_that_existed_before() {
+    use ami_core::api::PermissionChanges;
+    use ami_core::CreateVolumePermission;
+    let (sim, source) = fixture(12, FaultPlan::none()).await;
+    let ec2 = sim.ec2(&acct(OWNER), &region("us-east-1"));
+    ec2.modify_launch_permissions(
+        source.clone(),
+        PermissionChanges::add([LaunchPermission::Account(acct(A1))]),
+    )
+    .await
+    .unwrap();
+    let snap = ec2.describe_image(&source).await.unwrap().snapshot_ids()[0].clone();
+    ec2.modify_snapshot_permissions(
+        snap.clone(),
+        PermissionChanges::add([CreateVolumePermission::Account(acct(A1))]),
+    )
+    .await
+    .unwrap();
+    let plan = distribute::plan(&sim, &spec(&source)).await.unwrap();
+    let journal = MemoryJournal::new();
+    distribute::apply(&sim, &plan, &journal, &DistributeOptions::default())
+        .await
+        .unwrap();
+    let report = distribute::rollback(&sim, &journal, &DistributeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.source_access_revoked, vec![acct(A2)]);
+    assert_eq!(
+        ec2.describe_launch_permissions(source.clone())
+            .await
+            .unwrap(),
+        vec![LaunchPermission::Account(acct(A1))]
+    );
+    assert_eq!(
+        ec2.describe_snapshot_permissions(snap).await.unwrap(),
+        vec![CreateVolumePermission::Account(acct(A1))]
+    );
+}
+
+/// A Region the connector cannot reach is refused at planning, naming it.
+#[tokio::test(start_paused = true)]
+async fn preflight_refuses_an_unknown_region() {
+    let (sim, source) = fixture(13, FaultPlan::none()).await;
+    let err = distribute::plan(&sim, &spec(&source).region(region("eu-south-2")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidRegion");
+    assert!(err.message().contains("eu-south-2/111111111111"), "{err}");
+}
