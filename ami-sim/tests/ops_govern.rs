@@ -434,3 +434,48 @@ async fn full_view(sim: &Sim, img: &ami_core::Image) -> ami_core::Image {
         _ => img.clone(),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn scan_rides_out_throttling_and_internal_errors() {
+    use ami_sim::Scope;
+    let sim = sim(6);
+    let amazon = sim.amazon_image(&us(), "al2023").unwrap();
+    let prod = sim.ec2(&acct(PROD), &us());
+    let mut ids = BTreeSet::new();
+    for _ in 0..12 {
+        ids.insert(launch(prod.as_ref(), &amazon).await.unwrap());
+    }
+    let at = Scope::at(&acct(PROD), &us());
+    sim.fail_next(Op::DescribeInstances, at.clone(), "RequestLimitExceeded");
+    sim.fail_next(Op::DescribeImages, at.clone(), "InternalError");
+    let started = sim.now();
+    let report = scan(
+        &sim,
+        &policy(),
+        &ScanScope::new([acct(PROD)], [us()]).page_size(5),
+    )
+    .await
+    .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.non_compliant_ids(), ids);
+    // The retries waited on the virtual clock.
+    assert!(sim.now() > started);
+}
+
+/// The same seed and the same scan give the same call log.
+#[tokio::test(start_paused = true)]
+async fn scan_is_deterministic() {
+    async fn run() -> String {
+        let sim = sim(7);
+        factory_image(&sim, &us(), "golden-det", &[("Approved", "true")]).await;
+        let amazon = sim.amazon_image(&us(), "al2023").unwrap();
+        let prod = sim.ec2(&acct(PROD), &us());
+        for _ in 0..7 {
+            launch(prod.as_ref(), &amazon).await.unwrap();
+        }
+        let scope = ScanScope::new([acct(PROD), acct(FACTORY)], [us(), eu()]).page_size(5);
+        let report = scan(&sim, &policy(), &scope).await.unwrap();
+        format!("{:?}\n{}", report.findings, sim.call_log_text())
+    }
+    assert_eq!(run().await, run().await);
+}

@@ -496,3 +496,27 @@ async fn a_hanging_component_times_out_and_leaves_nothing() {
     assert!(live_instances(&sim).await.is_empty());
     assert!(owned_images(&sim, &us()).await.is_empty());
 }
+
+/// The same seed and the same pipeline give the same history and the same call log.
+#[tokio::test(start_paused = true)]
+async fn pipeline_runs_are_deterministic() {
+    async fn run() -> String {
+        let sim = sim(20);
+        let recipe = Recipe::new(amazon_parent())
+            .component(write_config(&sim))
+            .test(config_present(&sim));
+        let pipeline = Pipeline::new("golden", factory(), us(), recipe)
+            .distribution(distribution())
+            .schedule(daily())
+            .start_condition(StartCondition::ExpressionMatchOnly);
+        let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
+        let until = sim.now().add(DAY * 2);
+        runner.run_until(until).await;
+        format!(
+            "{}\n{}",
+            serde_json::to_string(runner.history()).unwrap(),
+            sim.call_log_text()
+        )
+    }
+    assert_eq!(run().await, run().await);
+}

@@ -10,23 +10,18 @@
 //! shows tags only to the owner), which is what IAM evaluates at launch.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::policy::{ApprovalPolicy, Verdict, Violation};
 use crate::api::{Connector, DescribeImagesRequest, DescribeInstancesRequest, Ec2, Ec2Ext};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, InstanceId, Region};
 use crate::model::{Image, InstanceState};
+use crate::ops::retry::retry_default;
 use crate::time::Timestamp;
 
 /// How many image ids one DescribeImages call of the scan names.
 const IMAGE_BATCH: usize = 100;
-/// Attempts of one call that fails with a retryable error (throttling, internal error).
-const ATTEMPTS: u32 = 6;
-/// The first backoff; it doubles on every retry.
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Which accounts and Regions a scan covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +184,8 @@ impl ScopeScan<'_> {
         let ec2 = self.connector.ec2(self.account, self.region)?;
         let mut req = DescribeInstancesRequest::new().max_results(page_size);
         loop {
-            let page = retry(|| ec2.describe_instances(req.clone())).await?;
+            let page =
+                retry_default("DescribeInstances", || ec2.describe_instances(req.clone())).await?;
             // One verdict lookup per instance; images not seen yet are resolved once, in a
             // batch, and looked up again after.
             let mut unknown: BTreeSet<ImageId> = BTreeSet::new();
@@ -271,7 +267,8 @@ impl ScopeScan<'_> {
             let key = (self.region.clone(), id.clone());
             if !self.owner_views.contains_key(&key) {
                 let owner = self.connector.ec2(&img.owner, self.region)?;
-                let view = match retry(|| owner.describe_image(id)).await {
+                let view = match retry_default("DescribeImages", || owner.describe_image(id)).await
+                {
                     Ok(v) => Some(v),
                     Err(e) if e.is_not_found() => None,
                     Err(e) => return Err(e),
@@ -300,7 +297,7 @@ async fn describe_batch(ec2: &dyn Ec2, ids: &[ImageId]) -> Result<Vec<(ImageId, 
     let req = DescribeImagesRequest::ids(ids.iter().cloned())
         .include_deprecated(true)
         .include_disabled(true);
-    match retry(|| ec2.describe_all_images(req.clone())).await {
+    match retry_default("DescribeImages", || ec2.describe_all_images(req.clone())).await {
         Ok(images) => {
             let mut found: HashMap<ImageId, Image> =
                 images.into_iter().map(|i| (i.id.clone(), i)).collect();
@@ -312,7 +309,7 @@ async fn describe_batch(ec2: &dyn Ec2, ids: &[ImageId]) -> Result<Vec<(ImageId, 
         Err(e) if e.is_not_found() => {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                match retry(|| ec2.describe_image(id)).await {
+                match retry_default("DescribeImages", || ec2.describe_image(id)).await {
                     Ok(img) => out.push((id.clone(), Some(img))),
                     Err(e) if e.is_not_found() => out.push((id.clone(), None)),
                     Err(e) => return Err(e),
@@ -321,26 +318,5 @@ async fn describe_batch(ec2: &dyn Ec2, ids: &[ImageId]) -> Result<Vec<(ImageId, 
             Ok(out)
         }
         Err(e) => Err(e),
-    }
-}
-
-/// Runs `call` until it succeeds, fails with a non-retryable error, or has failed
-/// [`ATTEMPTS`] times; sleeps on the tokio clock between attempts.
-async fn retry<T, F, Fut>(mut call: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                tokio::time::sleep(backoff).await;
-                backoff = backoff.saturating_mul(2);
-                attempt += 1;
-            }
-            other => return other,
-        }
     }
 }
