@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::cron::CronSchedule;
-use super::recipe::{Infrastructure, Recipe, StepContext};
+use super::recipe::{Infrastructure, ParentSelector, Recipe, StepContext};
 use crate::api::{Connector, Ec2, RunInstancesRequest};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, InstanceId, Region};
@@ -180,6 +180,17 @@ impl Pipeline {
             {
                 return Err(Error::workflow(format!(
                     "approval tag {k:?}={v:?} is not a valid tag: use a key of 1 to 128 characters not starting with \"aws:\" and a value of at most 256"
+                )));
+            }
+        }
+        if let ParentSelector::Newest {
+            name_pattern,
+            owners,
+        } = &self.recipe.parent
+        {
+            if owners.is_empty() {
+                return Err(Error::workflow(format!(
+                    "the parent selector {name_pattern:?} names no owner, so any public image with a matching name could become the parent; name the owners (e.g. amazon, self or an account id)"
                 )));
             }
         }
