@@ -319,6 +319,7 @@ impl SimBuilder {
             counts: BTreeMap::new(),
             index: Default::default(),
         };
+        state.index.regions = state.regions.iter().cloned().collect();
         if self.catalogue {
             crate::catalogue::load(&mut state, clock.epoch());
         }

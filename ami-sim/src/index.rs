@@ -7,13 +7,24 @@ use ami_core::{AccountId, Image, ImageId, ImageState, InstanceId, Region, Snapsh
 
 use crate::state::{ImageRec, State};
 
-type Scope = (AccountId, Region);
+/// An account and Region as one number: the account's 12 digits times 1024 plus the Region's
+/// position among the simulated Regions (cheaper to compare than two strings).
+pub(crate) type Scope = u64;
+
+/// The [`Scope`] of an account in a Region.
+pub(crate) fn scope(regions: &[Region], account: &AccountId, region: &Region) -> Scope {
+    let a: u64 = account.as_str().parse().unwrap_or(0);
+    let r = regions
+        .binary_search(region)
+        .map_or(1023, |i| i as u64 & 1023);
+    a * 1024 + r
+}
 
 /// What one image contributes to the indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Contribution {
     /// The name it holds in its account and Region (not once deregistered).
-    name: Option<(AccountId, Region, String)>,
+    name: Option<(Scope, String)>,
     /// Whether it counts against the image quota (pending, available, disabled).
     counted: bool,
     /// Whether it is a copy in progress.
@@ -26,11 +37,11 @@ struct Contribution {
     snapshots: Vec<SnapshotId>,
 }
 
-fn contribution(i: &Image) -> Contribution {
+fn contribution(regions: &[Region], i: &Image) -> Contribution {
     let registered = i.state != ImageState::Deregistered;
     let pending = i.state == ImageState::Pending;
     Contribution {
-        name: registered.then(|| (i.owner.clone(), i.region.clone(), i.name.clone())),
+        name: registered.then(|| (scope(regions, &i.owner, &i.region), i.name.clone())),
         counted: matches!(
             i.state,
             ImageState::Pending | ImageState::Available | ImageState::Disabled
@@ -64,8 +75,10 @@ pub(crate) fn bump<K: Ord>(map: &mut BTreeMap<K, usize>, key: K, up: bool) {
 /// The indexes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Indexes {
-    /// (owner, Region, name) → the registered image holding the name.
-    pub names: BTreeMap<(AccountId, Region, String), ImageId>,
+    /// The simulated Regions, sorted (for [`scope`]).
+    pub regions: Vec<Region>,
+    /// (owner and Region, name) → the registered image holding the name.
+    pub names: BTreeMap<(Scope, String), ImageId>,
     /// Images counting against the image quota, per owner and Region.
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
@@ -82,7 +95,7 @@ pub(crate) struct Indexes {
 
 impl Indexes {
     fn apply(&mut self, id: &ImageId, i: &Image, c: &Contribution, up: bool) {
-        let scope = || (i.owner.clone(), i.region.clone());
+        let key = scope(&self.regions, &i.owner, &i.region);
         if let Some(k) = &c.name {
             if up {
                 self.names.insert(k.clone(), id.clone());
@@ -91,16 +104,16 @@ impl Indexes {
             }
         }
         if c.counted {
-            bump(&mut self.counted, scope(), up);
+            bump(&mut self.counted, key, up);
         }
         if c.pending_copy {
-            bump(&mut self.pending_copies, scope(), up);
+            bump(&mut self.pending_copies, key, up);
         }
         if let Some(inst) = &c.pending_instance {
             bump(&mut self.pending_by_instance, inst.clone(), up);
         }
         if c.public {
-            bump(&mut self.public, scope(), up);
+            bump(&mut self.public, key, up);
         }
         for s in &c.snapshots {
             if up {
@@ -121,7 +134,7 @@ impl Indexes {
 impl State {
     /// Adds a new image (and indexes it).
     pub fn insert_image(&mut self, rec: ImageRec) {
-        let c = contribution(&rec.image);
+        let c = contribution(&self.index.regions, &rec.image);
         let id = rec.image.id.clone();
         self.index.apply(&id, &rec.image, &c, true);
         self.images.insert(id, rec);
@@ -130,9 +143,9 @@ impl State {
     /// Changes an image, keeping the indexes in step; `None` if there is no such image.
     pub fn with_image<R>(&mut self, id: &ImageId, f: impl FnOnce(&mut ImageRec) -> R) -> Option<R> {
         let rec = self.images.get_mut(id)?;
-        let before = contribution(&rec.image);
+        let before = contribution(&self.index.regions, &rec.image);
         let out = f(rec);
-        let after = contribution(&rec.image);
+        let after = contribution(&self.index.regions, &rec.image);
         if before != after {
             let image = rec.image.clone();
             self.index.apply(id, &image, &before, false);
@@ -154,25 +167,47 @@ impl State {
     }
 
     /// How many `scope` counters hold for an account and Region.
-    pub fn count_in(map: &BTreeMap<Scope, usize>, account: &AccountId, region: &Region) -> usize {
-        map.get(&(account.clone(), region.clone()))
-            .copied()
-            .unwrap_or(0)
+    pub fn count_in(
+        &self,
+        map: &BTreeMap<Scope, usize>,
+        account: &AccountId,
+        region: &Region,
+    ) -> usize {
+        map.get(&self.scope(account, region)).copied().unwrap_or(0)
+    }
+
+    /// The [`Scope`] of an account in a Region.
+    pub fn scope(&self, account: &AccountId, region: &Region) -> Scope {
+        scope(&self.index.regions, account, region)
+    }
+
+    /// The image of `account` in `region` holding `name`, if any.
+    pub fn image_named(&self, account: &AccountId, region: &Region, name: &str) -> Option<&Image> {
+        self.index
+            .names
+            .get(&(self.scope(account, region), name.to_owned()))
+            .and_then(|id| self.images.get(id))
+            .map(|r| &r.image)
     }
 
     /// Recomputes every index from scratch and compares: `Err` names the first that drifted.
     pub fn verify_indexes(&self) -> Result<(), String> {
-        let mut fresh = Indexes::default();
+        let mut fresh = Indexes {
+            regions: self.index.regions.clone(),
+            ..Indexes::default()
+        };
         for (id, r) in &self.images {
-            fresh.apply(id, &r.image, &contribution(&r.image), true);
+            fresh.apply(
+                id,
+                &r.image,
+                &contribution(&fresh.regions.clone(), &r.image),
+                true,
+            );
         }
         for r in self.instances.values() {
             if r.inst.state != ami_core::InstanceState::Terminated {
-                bump(
-                    &mut fresh.live_instances,
-                    (r.inst.owner.clone(), r.inst.region.clone()),
-                    true,
-                );
+                let key = scope(&fresh.regions, &r.inst.owner, &r.inst.region);
+                bump(&mut fresh.live_instances, key, true);
             }
         }
         let i = &self.index;

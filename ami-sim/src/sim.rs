@@ -226,7 +226,7 @@ impl Sim {
             }
             Durability::Flushed => {
                 vol.buffered.remove(&key);
-                vol.flushed.insert(key, value);
+                Arc::make_mut(&mut vol.flushed).insert(key, value);
             }
         }
         Ok(())
@@ -251,7 +251,7 @@ impl Sim {
         let (mut st, _) = self.state_now();
         let rec = instance_rec(&mut st, instance)?;
         let idx = device_index(rec, instance, device)?;
-        Ok(rec.data[idx].flushed.clone())
+        Ok((*rec.data[idx].flushed).clone())
     }
 
     /// What a snapshot holds.

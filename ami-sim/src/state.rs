@@ -54,14 +54,17 @@ pub(crate) struct SnapRec {
 /// The content of one volume: what reached the disk and what is still in the page cache.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct VolData {
-    pub flushed: BTreeMap<String, String>,
+    pub flushed: Arc<BTreeMap<String, String>>,
     pub buffered: BTreeMap<String, String>,
 }
 
 impl VolData {
     pub fn flush(&mut self) {
-        let buffered = std::mem::take(&mut self.buffered);
-        self.flushed.extend(buffered);
+        if !self.buffered.is_empty() {
+            let buffered = std::mem::take(&mut self.buffered);
+            // Copy on write: volumes and snapshots share unchanged content.
+            Arc::make_mut(&mut self.flushed).extend(buffered);
+        }
     }
 }
 
@@ -278,8 +281,9 @@ impl State {
                         }
                     }
                 }
-                if let Some(scope) = terminated {
-                    crate::index::bump(&mut self.index.live_instances, scope, false);
+                if let Some((owner, region)) = terminated {
+                    let key = self.scope(&owner, &region);
+                    crate::index::bump(&mut self.index.live_instances, key, false);
                 }
             }
             Event::Bpa(account, region) => {

@@ -54,7 +54,8 @@ impl State {
         changes: PermissionChanges<LaunchPermission>,
     ) -> Result<()> {
         let r = self.visible_image(cx, id)?;
-        let public_others = Self::count_in(&self.index.public, &cx.account, &cx.region)
+        let public_others = self
+            .count_in(&self.index.public, &cx.account, &cx.region)
             .saturating_sub(usize::from(r.image.public));
         let current = Self::perms_of(r);
         let ctx = ShareContext {

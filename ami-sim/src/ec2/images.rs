@@ -63,17 +63,12 @@ pub(crate) fn validate_tags(tags: &Tags, limit: usize) -> Result<()> {
 impl State {
     /// `InvalidAMIName.Duplicate` if the account already has a registered image of that name.
     fn check_name_free(&self, account: &AccountId, region: &Region, name: &str) -> Result<()> {
-        let holder = self
-            .index
-            .names
-            .get(&(account.clone(), region.clone(), name.to_owned()))
-            .and_then(|id| self.images.get(id))
-            .map(|r| &r.image);
+        let holder = self.image_named(account, region, name);
         rules::check_name_available(name, account, region, holder)
     }
 
     fn check_image_quota(&self, account: &AccountId, region: &Region) -> Result<()> {
-        let n = Self::count_in(&self.index.counted, account, region);
+        let n = self.count_in(&self.index.counted, account, region);
         if n >= self.quotas.images {
             // AWS: §3 "Limits": 50,000 AMIs per Region (exact code not documented).
             return Err(err(
@@ -250,7 +245,7 @@ impl State {
                     inst.inst.id, image_id, vol.volume_id
                 ),
                 &req.snapshot_tags,
-                Arc::new(data.flushed.clone()),
+                data.flushed.clone(),
                 inst.product_codes.clone(),
             );
             total += vol.size_gib;
@@ -324,10 +319,13 @@ impl State {
                 t.to_string(),
             )
         });
-        let fingerprint = {
+        // Only idempotent requests need the fingerprint (Debug of the request sans token).
+        let fingerprint = if token_key.is_some() {
             let mut r = req.clone();
             r.client_token = None;
             format!("{r:?}")
+        } else {
+            String::new()
         };
         // AWS: §4 "Idempotency": same token, same parameters → the same image.
         if let Some(id) = self.replay(&token_key, &fingerprint)? {
@@ -370,7 +368,7 @@ impl State {
         let key_reusable = copy_ctx.source_key_reusable();
         self.check_name_free(&cx.account, &cx.region, &req.name)?;
         self.check_image_quota(&cx.account, &cx.region)?;
-        let copying = Self::count_in(&self.index.pending_copies, &cx.account, &cx.region);
+        let copying = self.count_in(&self.index.pending_copies, &cx.account, &cx.region);
         if copying >= self.quotas.concurrent_copies {
             return Err(err(
                 "ResourceLimitExceeded",

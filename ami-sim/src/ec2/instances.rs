@@ -150,10 +150,13 @@ impl State {
                 t.to_string(),
             )
         });
-        let fingerprint = {
+        // Only idempotent requests need the fingerprint (Debug of the request sans token).
+        let fingerprint = if token_key.is_some() {
             let mut r = req.clone();
             r.client_token = None;
             format!("{r:?}")
+        } else {
+            String::new()
         };
         if let Some(k) = &token_key {
             if let Some(t) = self.tokens.get(k) {
@@ -211,7 +214,7 @@ impl State {
                 ));
             }
         }
-        let live = Self::count_in(&self.index.live_instances, &cx.account, &cx.region);
+        let live = self.count_in(&self.index.live_instances, &cx.account, &cx.region);
         if live + req.count as usize > self.quotas.instances {
             return Err(err(
                 "InstanceLimitExceeded",
@@ -259,7 +262,7 @@ impl State {
                     .snapshot_id
                     .as_ref()
                     .and_then(|s| self.snapshots.get(s))
-                    .map(|s| (*s.data).clone())
+                    .map(|s| s.data.clone())
                     .unwrap_or_default();
                 volumes.push(AttachedVolume {
                     device_name: bd.device_name.clone(),
@@ -328,11 +331,8 @@ impl State {
         self.with_image(&image.image.id, |r| {
             r.image.last_launched_time = Some(cx.now)
         });
-        *self
-            .index
-            .live_instances
-            .entry((cx.account.clone(), cx.region.clone()))
-            .or_default() += out.len();
+        let key = self.scope(&cx.account, &cx.region);
+        *self.index.live_instances.entry(key).or_default() += out.len();
         if let Some(k) = token_key {
             self.tokens.insert(
                 k,
