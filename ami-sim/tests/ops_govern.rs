@@ -248,9 +248,13 @@ async fn scan_reads_tags_of_shared_images_as_their_owner_sees_them() {
     // PROD cannot see the owner's tags (EC2 shows tags only to the owner)...
     assert!(prod.describe_image(&img).await.unwrap().tags.is_empty());
     // ...so with only PROD in scope the image looks untagged,
-    let alone = scan(&sim, &policy(), &ScanScope::new([acct(PROD)], [us()]))
-        .await
-        .unwrap();
+    let alone = scan(
+        &sim,
+        &policy(),
+        &ScanScope::new([acct(PROD), acct(PROD)], [us(), us()]),
+    )
+    .await
+    .unwrap();
     assert_eq!(alone.non_compliant_ids(), BTreeSet::from([inst]));
     assert_eq!(
         alone.findings[0].verdict.violations(),

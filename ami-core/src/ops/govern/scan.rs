@@ -143,8 +143,13 @@ pub async fn scan(
     let in_scope: BTreeSet<&AccountId> = scope.accounts.iter().collect();
     // Images as their owners see them, shared by every account of the scan.
     let mut owner_views: HashMap<(Region, ImageId), Option<Image>> = HashMap::new();
-    for account in &scope.accounts {
-        for region in &scope.regions {
+    // An account or Region listed twice is scanned once.
+    let mut seen = BTreeSet::new();
+    let accounts: Vec<&AccountId> = scope.accounts.iter().filter(|a| seen.insert(*a)).collect();
+    let mut seen = BTreeSet::new();
+    let regions: Vec<&Region> = scope.regions.iter().filter(|r| seen.insert(*r)).collect();
+    for account in accounts {
+        for region in regions.iter().copied() {
             let mut ctx = ScopeScan {
                 connector,
                 policy,

@@ -161,14 +161,15 @@ impl CronSchedule {
     /// The first matching minute strictly after `t`, or `None` if none comes within 29 years
     /// (e.g. `0 0 30 2 *`, which never matches).
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
-        // The first whole minute strictly after t.
-        let start = (t.as_millis().div_euclid(MINUTE_MS) + 1) * MINUTE_MS;
+        // The first whole minute strictly after t (None past the end of time).
+        let start = (t.as_millis().div_euclid(MINUTE_MS) + 1).checked_mul(MINUTE_MS)?;
         let first_day = start.div_euclid(DAY_MS);
         let mut from_minute = start.rem_euclid(DAY_MS) / MINUTE_MS;
-        for day in first_day..first_day + SEARCH_DAYS {
+        for day in first_day..first_day.saturating_add(SEARCH_DAYS) {
             if self.day_matches(day) {
                 if let Some(m) = self.first_minute_from(from_minute) {
-                    return Some(Timestamp::from_millis(day * DAY_MS + m * MINUTE_MS));
+                    let ms = day.checked_mul(DAY_MS)?.checked_add(m * MINUTE_MS)?;
+                    return Some(Timestamp::from_millis(ms));
                 }
             }
             from_minute = 0;
@@ -272,7 +273,10 @@ fn parse_field(expr: &str, field: &str, spec: &FieldSpec) -> Result<u64, CronErr
         let mut v = lo;
         while v <= hi {
             bits |= 1 << v;
-            v += step;
+            match v.checked_add(step) {
+                Some(n) => v = n,
+                None => break,
+            }
         }
     }
     Ok(bits)
@@ -426,6 +430,19 @@ mod tests {
         assert_eq!(c.to_string(), "0 3 * * *");
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"0 3 * * *\"");
         assert!(serde_json::from_str::<CronSchedule>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn extremes_do_not_overflow() {
+        let c = CronSchedule::parse("*/4294967295 * * * *").unwrap();
+        assert_eq!(
+            c.next_after(ts("2026-01-01T00:00:00Z"))
+                .unwrap()
+                .to_string(),
+            "2026-01-01T01:00:00Z"
+        );
+        assert_eq!(c.next_after(Timestamp::from_millis(i64::MAX)), None);
+        assert!(c.next_after(Timestamp::from_millis(i64::MIN / 2)).is_some());
     }
 
     #[test]
