@@ -74,7 +74,8 @@ pub struct Pipeline {
     pub step_timeout: Option<Duration>,
     /// A tag put on the image (and on every distributed copy) once its tests pass, e.g.
     /// `Approved=true` for an [`ApprovalPolicy`](crate::ops::govern::ApprovalPolicy) that
-    /// requires it. The principal running the pipeline must be allowed to set it.
+    /// requires it. The principal running the pipeline must be allowed to set it, and the build
+    /// account must not deny launches of untagged images, or the test instance cannot start.
     pub approval_tag: Option<(String, String)>,
 }
 
