@@ -6,8 +6,11 @@ The scenario: run an instance, create an image of it, terminate the instance, sh
 with another account, copy it to another Region, describe the copy
 (benches/moto/scenario.py and benches/src/bin/sim_scenario.rs).
 
-    benches/moto_compare.py                    # 200 scenarios per world on both
-    benches/moto_compare.py --scenarios 50 --sim-seconds 3
+    benches/moto_compare.py                    # 3 rounds, 200 scenarios per world on both
+    benches/moto_compare.py --rounds 1 --scenarios 50 --sim-seconds 3
+
+Each round runs moto, then the simulator, so both see the same load on a shared machine; the
+figure is the median of the rounds' ratios.
 
 Needs python3 and cargo. moto and boto3 come from the repository's .venv, installed by
 scripts/moto-server --install (pinned moto) when missing. Only standard-library modules are
@@ -42,28 +45,38 @@ def main():
                    help="repeat moto worlds at least this long (default: one world)")
     p.add_argument("--sim-seconds", type=float, default=2.0,
                    help="repeat simulator worlds at least this long (default 2)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of (moto, simulator); the median ratio is reported (default 3)")
     a = p.parse_args()
-    if a.scenarios < 1:
-        sys.exit("--scenarios must be at least 1")
+    if a.scenarios < 1 or a.rounds < 1:
+        sys.exit("--scenarios and --rounds must be at least 1")
 
     venv = os.environ.get("AMI_VENV", os.path.join(ROOT, ".venv"))
     subprocess.run([os.path.join(ROOT, "scripts", "moto-server"), "--install"],
                    cwd=ROOT, check=True)
-    moto = run_json([os.path.join(venv, "bin", "python"), "benches/moto/scenario.py",
-                     "--scenarios", str(a.scenarios), "--min-seconds", str(a.moto_seconds)],
-                    "moto, in-process")
-    sim = run_json(["cargo", "run", "--release", "--quiet", "-p", "ami-benches",
-                    "--bin", "sim_scenario", "--", "--scenarios", str(a.scenarios),
-                    "--min-seconds", str(a.sim_seconds)],
-                   "ami-sim, release build")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ami-benches",
+                    "--bin", "sim_scenario"], cwd=ROOT, check=True)
+    rounds = []
+    for r in range(1, a.rounds + 1):
+        moto = run_json([os.path.join(venv, "bin", "python"), "benches/moto/scenario.py",
+                         "--scenarios", str(a.scenarios),
+                         "--min-seconds", str(a.moto_seconds)],
+                        f"round {r}/{a.rounds}: moto, in-process")
+        sim = run_json(["cargo", "run", "--release", "--quiet", "-p", "ami-benches",
+                        "--bin", "sim_scenario", "--", "--scenarios", str(a.scenarios),
+                        "--min-seconds", str(a.sim_seconds), "--seed", str(r)],
+                       f"round {r}/{a.rounds}: ami-sim, release build")
+        rounds.append((moto, sim, sim["rate"] / moto["rate"]))
 
     print()
-    for r in (moto, sim):
-        print(f"{r['backend']:<8} {r['rate']:>12,.1f} scenarios/s "
-              f"({r['scenarios']} scenarios in {r['worlds']} world(s) of {a.scenarios}, "
-              f"{r['seconds']:.3f} s)")
-    ratio = sim["rate"] / moto["rate"]
-    print(f"ratio    {ratio:>12,.0f}x  (ami-sim / moto)")
+    print(f"{a.scenarios} scenarios per world; scenarios/s:")
+    print(f"{'round':<6} {'moto':>10} {'ami-sim':>12} {'ratio':>9}")
+    for i, (moto, sim, ratio) in enumerate(rounds, 1):
+        print(f"{i:<6} {moto['rate']:>10,.1f} {sim['rate']:>12,.0f} {ratio:>8,.0f}x")
+    ratios = sorted(r for _, _, r in rounds)
+    median = ratios[len(ratios) // 2] if len(ratios) % 2 else \
+        (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+    print(f"median ratio (ami-sim / moto): {median:,.0f}x")
 
 
 if __name__ == "__main__":
