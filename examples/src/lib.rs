@@ -11,6 +11,7 @@
 //! | `cross-account-copy` | a consumer copies a shared image into its own account and owns it |
 //! | `approved-amis` | an approved-image policy: IAM document, launch guard, compliance scan |
 //! | `retire` | retention by policy, never retiring an image still in use |
+//! | `resume` | a distribution interrupted half-way: resumed from its journal, or rolled back |
 //!
 //! ```text
 //! cargo run -p ami-examples --bin golden-image            # on the simulator

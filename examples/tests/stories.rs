@@ -82,6 +82,29 @@ fn retire_keeps_what_is_in_use_protected_or_newest() {
 }
 
 #[test]
+fn resume_finishes_an_interrupted_run_and_rollback_removes_another() {
+    let out = run(env!("CARGO_BIN_EXE_resume"), &[]);
+    assert_has(
+        &out,
+        "the process dies: the run's future is dropped mid-flight",
+    );
+    assert_has(&out, "3 copies, 0 skipped");
+    assert_has(
+        &out,
+        "CopyImage calls in all: 3 for 3 copies: none made twice",
+    );
+    assert_has(
+        &out,
+        "rollback of svc-7-r2: 3 image(s), 3 snapshot(s) removed",
+    );
+    assert_has(&out, "images of run svc-7-r2: none");
+    assert!(
+        !out.contains("svc-7-r1: none"),
+        "the rollback of run 2 must leave run 1 alone:\n{out}"
+    );
+}
+
+#[test]
 fn bad_command_lines_are_refused_with_the_fix() {
     let bin = env!("CARGO_BIN_EXE_golden-image");
     let out = Command::new(bin).args(["--seed", "x"]).output().unwrap();
