@@ -48,6 +48,35 @@
 //! # }
 //! ```
 //!
+//! # Virtual timings
+//!
+//! | what | virtual time |
+//! |---|---|
+//! | instance `pending` → `running` (launch, start) | 15 s |
+//! | `stopping` → `stopped` | 30 s |
+//! | `shutting-down` → `terminated` | 20 s |
+//! | CreateImage reboot (`stopping`, `stopped`, `pending`, `running`) | 15 s per step |
+//! | CreateImage `pending` → `available` | 60 s + 6 s per GiB |
+//! | CopyImage in one Region | 45 s + 3 s per GiB |
+//! | CopyImage across Regions | 300 s + 15 s per GiB |
+//! | RegisterImage | 10 s |
+//! | EnableImageBlockPublicAccess in force | 10 min |
+//! | a deregistered image still shown (to its owner, by id) | 1 h |
+//!
+//! # Choices where AWS does not document the answer
+//!
+//! - KMS access is checked when a key is used. A launch from an image whose keys the launcher
+//!   cannot use is accepted and the instance terminates from `pending` with
+//!   `Client.InternalError`; a copy is accepted and the image turns `failed` (as AWS does).
+//! - Deregistering a protected image: `OperationNotPermitted`; the 6th public image and the
+//!   1,001st sharing entity: `ResourceLimitExceeded`; the image quota: `AMIQuotaExceeded`;
+//!   a product-code image made public: `UnsupportedOperation` (see `ami_core::rules`).
+//! - A Region outage fails EC2 calls with `ServiceUnavailable` and KMS calls with
+//!   `KMSInternalException`; unknown accounts get `AuthFailure`, unknown Regions
+//!   `InvalidRegion`.
+//! - New accounts start with image block public access on (`block-new-sharing`), as new AWS
+//!   accounts do.
+//!
 //! | module | what lives there |
 //! |---|---|
 //! | [`Sim`], [`SimBuilder`] | the simulator, its clients and its test hooks |

@@ -303,8 +303,20 @@ impl State {
         let Some(rec) = self.images.get(id) else {
             return;
         };
-        // AWS: §1 "pending (copy) → gone": a deregistered pending copy never completes.
+        // AWS: §1 "pending (copy) → gone": a deregistered pending copy never completes; the
+        // snapshots it was writing are left in `error`.
         if rec.image.state != ImageState::Pending {
+            if rec.image.state == ImageState::Deregistered {
+                let snaps: Vec<SnapshotId> =
+                    rec.image.snapshot_ids().into_iter().cloned().collect();
+                for s in snaps {
+                    if let Some(sr) = self.snapshots.get_mut(&s) {
+                        if sr.snap.state == SnapshotState::Pending {
+                            sr.snap.state = SnapshotState::Error;
+                        }
+                    }
+                }
+            }
             return;
         }
         let mut failure = rec.planned_failure.clone();

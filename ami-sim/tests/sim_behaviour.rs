@@ -637,3 +637,39 @@ async fn a_simulated_day_passes_instantly_and_snapshots_are_listed() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn deregistering_a_pending_copy_stops_it() {
+    let w = world(214);
+    let far = w.sim.ec2(&w.a, &w.r2);
+    let base = w.sim.amazon_image(&w.r1, "al2023").unwrap();
+    let copy = far
+        .copy_image(CopyImageRequest::new(w.r1.clone(), base, "stop-me"))
+        .await
+        .unwrap();
+    let snap = far.describe_image(&copy).await.unwrap().block_devices[0]
+        .snapshot_id
+        .clone()
+        .unwrap();
+    far.deregister_image(DeregisterImageRequest::new(copy.clone()))
+        .await
+        .unwrap();
+    pass(3600).await;
+    assert_eq!(
+        w.sim
+            .inspect_images()
+            .into_iter()
+            .find(|(i, _)| i.id == copy)
+            .unwrap()
+            .0
+            .state,
+        ImageState::Deregistered,
+        "a stopped copy never becomes available"
+    );
+    assert_eq!(
+        far.describe_snapshot(&snap).await.unwrap().state,
+        ami_core::model::SnapshotState::Error
+    );
+    // The snapshot is free to delete now.
+    far.delete_snapshot(snap).await.unwrap();
+}
