@@ -310,6 +310,7 @@ impl SimBuilder {
             keys: BTreeMap::new(),
             aliases: BTreeMap::new(),
             bpa: BTreeMap::new(),
+            default_keys: BTreeMap::new(),
             tokens: BTreeMap::new(),
             events: BTreeMap::new(),
             event_seq: 0,

@@ -172,7 +172,7 @@ pub(crate) fn load(state: &mut State, epoch: Timestamp) {
             };
             state.insert_image(ImageRec {
                 image,
-                perms: [LaunchPermission::Public].into(),
+                perms: vec![LaunchPermission::Public],
                 visible_at: created,
                 deregistered_at: None,
                 kms_checks: Vec::new(),

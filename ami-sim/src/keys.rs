@@ -25,10 +25,11 @@ impl State {
         region: &Region,
         now: Timestamp,
     ) -> String {
-        let alias_key = (account.clone(), region.clone(), "alias/aws/ebs".to_owned());
-        if let Some(id) = self.aliases.get(&alias_key) {
+        let scope = self.scope(account, region);
+        if let Some(id) = self.default_keys.get(&scope) {
             return id.clone();
         }
+        let alias_key = (account.clone(), region.clone(), "alias/aws/ebs".to_owned());
         // AWS: §7 "KMS": `alias/aws/ebs` is the AWS managed EBS default key, one per account
         // and Region, created the first time it is needed.
         let id = self.new_key_id(false);
@@ -56,6 +57,7 @@ impl State {
             },
         );
         self.aliases.insert(alias_key, id.clone());
+        self.default_keys.insert(scope, id.clone());
         id
     }
 
@@ -116,7 +118,7 @@ impl State {
     /// Whether `account` may perform `action` with the key, by key policy or grant.
     pub fn key_allows(&self, key_id: &str, account: &AccountId, action: KmsAction) -> bool {
         self.key_view(key_id)
-            .is_some_and(|v| rules::key_allows(v, account, &self.membership(account), action))
+            .is_some_and(|v| rules::key_allows(v, account, self.membership(account), action))
     }
 
     /// The key id behind an [`Encryption`] of a volume or snapshot.
@@ -151,7 +153,7 @@ impl State {
                 rules::check_key_access(
                     view,
                     &check.account,
-                    &self.membership(&check.account),
+                    self.membership(&check.account),
                     &KmsAction::CONSUMER,
                 )
                 .err()?

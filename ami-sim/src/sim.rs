@@ -308,7 +308,7 @@ impl Sim {
         let (st, _) = self.state_now();
         st.images
             .values()
-            .map(|r| (r.image.clone(), r.perms.iter().cloned().collect()))
+            .map(|r| (r.image.clone(), r.perms.clone()))
             .collect()
     }
 

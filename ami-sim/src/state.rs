@@ -22,7 +22,8 @@ use crate::log::Call;
 #[derive(Debug, Clone)]
 pub(crate) struct ImageRec {
     pub image: Image,
-    pub perms: BTreeSet<LaunchPermission>,
+    /// Launch permissions, sorted and without duplicates.
+    pub perms: Vec<LaunchPermission>,
     /// Invisible (NotFound) before this time: the eventual-consistency lag.
     pub visible_at: Timestamp,
     /// When it was deregistered.
@@ -142,7 +143,10 @@ pub(crate) struct State {
     pub keys: BTreeMap<String, KeyRec>,
     /// (account, Region, alias name) → key id.
     pub aliases: BTreeMap<(AccountId, Region, String), String>,
-    pub bpa: BTreeMap<(AccountId, Region), BpaRec>,
+    /// Image block public access per account and Region ([`Scope`](crate::index::Scope)).
+    pub bpa: BTreeMap<crate::index::Scope, BpaRec>,
+    /// The AWS managed EBS key id per account and Region, once created.
+    pub default_keys: BTreeMap<crate::index::Scope, String>,
     /// (account, Region, operation, token) → remembered request.
     pub tokens: BTreeMap<(AccountId, Region, &'static str, String), TokenRec>,
     pub events: BTreeMap<(Timestamp, u64), Event>,
@@ -287,7 +291,8 @@ impl State {
                 }
             }
             Event::Bpa(account, region) => {
-                if let Some(rec) = self.bpa.get_mut(&(account, region)) {
+                let key = self.scope(&account, &region);
+                if let Some(rec) = self.bpa.get_mut(&key) {
                     if let Some((s, due)) = rec.pending {
                         if due <= at {
                             rec.state = s;
@@ -353,22 +358,26 @@ impl State {
     // ---- organizations and access ----------------------------------------------------------
 
     /// The account's organization and OU path (none for an unknown or standalone account).
-    pub fn membership(&self, account: &AccountId) -> Membership {
-        self.accounts.get(account).cloned().unwrap_or_default()
+    pub fn membership(&self, account: &AccountId) -> &Membership {
+        static NONE: Membership = Membership {
+            org: None,
+            ous: Vec::new(),
+        };
+        self.accounts.get(account).unwrap_or(&NONE)
     }
 
     /// The launch permissions of an image, as the rules take them.
-    pub fn perms_of(rec: &ImageRec) -> Vec<LaunchPermission> {
-        rec.perms.iter().cloned().collect()
+    pub fn perms_of(rec: &ImageRec) -> &[LaunchPermission] {
+        &rec.perms
     }
 
     /// Whether `account` owns or may launch `rec` (explicit, org, nested OU or public grant).
     pub fn can_launch(&self, rec: &ImageRec, account: &AccountId) -> bool {
         rules::has_launch_permission(
             &rec.image,
-            &Self::perms_of(rec),
+            Self::perms_of(rec),
             account,
-            &self.membership(account),
+            self.membership(account),
         )
     }
 
@@ -378,7 +387,7 @@ impl State {
         let m = self.membership(account);
         rec.perms
             .iter()
-            .any(|p| *p != LaunchPermission::Public && rules::permission_covers(p, account, &m))
+            .any(|p| *p != LaunchPermission::Public && rules::permission_covers(p, account, m))
     }
 
     /// Whether `account` may read (create volumes from, copy) the snapshot.
@@ -389,7 +398,7 @@ impl State {
 
     pub fn bpa_state(&self, account: &AccountId, region: &Region) -> BlockPublicAccessState {
         self.bpa
-            .get(&(account.clone(), region.clone()))
+            .get(&self.scope(account, region))
             .map(|b| b.state)
             // AWS: §3 "Block public access": enabled by default for new accounts.
             .unwrap_or(BlockPublicAccessState::BlockNewSharing)

@@ -16,6 +16,13 @@ use crate::state::{err, BpaRec, Event, ImageRec, State};
 /// "can take up to 10 minutes".
 const BPA_DELAY: Duration = Duration::from_secs(600);
 
+/// Launch permissions sorted and without duplicates, as [`ImageRec::perms`] keeps them.
+fn sorted(mut perms: Vec<LaunchPermission>) -> Vec<LaunchPermission> {
+    perms.sort();
+    perms.dedup();
+    perms
+}
+
 fn unavailable(id: &ImageId, state: ImageState) -> ami_core::Error {
     err(
         "InvalidAMIID.Unavailable",
@@ -44,7 +51,7 @@ impl State {
         id: &ImageId,
     ) -> Result<Vec<LaunchPermission>> {
         let r = self.owned_for(cx, id, "describe its launch permissions")?;
-        Ok(Self::perms_of(r))
+        Ok(Self::perms_of(r).to_vec())
     }
 
     pub(crate) fn modify_launch_permissions(
@@ -57,7 +64,7 @@ impl State {
         let public_others = self
             .count_in(&self.index.public, &cx.account, &cx.region)
             .saturating_sub(usize::from(r.image.public));
-        let current = Self::perms_of(r);
+        let current = Self::perms_of(r).to_vec();
         let ctx = ShareContext {
             caller: &cx.account,
             image: &r.image,
@@ -85,7 +92,7 @@ impl State {
             ));
         }
         self.change(id, |r| {
-            r.perms = after.into_iter().collect();
+            r.perms = sorted(after);
             r.image.public = r.perms.contains(&LaunchPermission::Public);
             if becomes_public {
                 // AWS: §6 "Deprecation": public images get creation + 2 years by default.
@@ -99,7 +106,7 @@ impl State {
         // AWS: §3 "ResetImageAttribute": removes every public and explicit permission.
         let after = rules::launch_permissions_after_reset(&cx.account, &r.image)?;
         self.change(id, |r| {
-            r.perms = after.into_iter().collect();
+            r.perms = sorted(after);
             r.image.public = false;
         })
     }
@@ -110,11 +117,11 @@ impl State {
         // org/OU and public access stay.
         let after = rules::launch_permissions_after_cancel(
             &cx.account,
-            &self.membership(&cx.account),
+            self.membership(&cx.account),
             &r.image,
-            &Self::perms_of(r),
+            Self::perms_of(r),
         )?;
-        self.change(id, |r| r.perms = after.into_iter().collect())
+        self.change(id, |r| r.perms = sorted(after))
     }
 
     pub(crate) fn modify_image_description(
@@ -203,9 +210,9 @@ impl State {
         cx: &Ctx,
         to: BlockPublicAccessState,
     ) -> Result<()> {
-        let key = (cx.account.clone(), cx.region.clone());
+        let key = self.scope(&cx.account, &cx.region);
         let current = self.bpa_state(&cx.account, &cx.region);
-        let rec = self.bpa.entry(key.clone()).or_insert(BpaRec {
+        let rec = self.bpa.entry(key).or_insert(BpaRec {
             state: current,
             pending: None,
         });
@@ -220,7 +227,7 @@ impl State {
                     // reports `unblocked` meanwhile.
                     let due = cx.now.add(BPA_DELAY);
                     rec.pending = Some((to, due));
-                    self.schedule(due, Event::Bpa(key.0, key.1));
+                    self.schedule(due, Event::Bpa(cx.account.clone(), cx.region.clone()));
                 }
             }
         }

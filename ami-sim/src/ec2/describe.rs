@@ -82,7 +82,7 @@ const TOKEN_PREFIX: &str = "sim-page:";
 /// The token names the last key returned, so a page boundary stays put when items are added
 /// or removed between calls: every item present throughout is returned exactly once.
 pub(crate) fn page_of<T>(
-    mut items: Vec<T>,
+    items: Vec<T>,
     key: impl Fn(&T) -> String,
     max_results: Option<u32>,
     next_token: Option<String>,
@@ -98,27 +98,33 @@ pub(crate) fn page_of<T>(
             ));
         }
     }
-    items.sort_by_key(|i| key(i));
-    if let Some(t) = &next_token {
-        let Some(after) = t.strip_prefix(TOKEN_PREFIX) else {
-            return Err(err(
-                "InvalidPaginationToken",
-                format!("The pagination token '{t}' is invalid; pass back a next_token exactly as returned"),
-            ));
-        };
-        items.retain(|i| key(i).as_str() > after);
-    }
-    let Some(n) = max_results else {
-        return Ok(Page::last(items));
+    let after = match &next_token {
+        None => None,
+        Some(t) => match t.strip_prefix(TOKEN_PREFIX) {
+            Some(after) => Some(after),
+            None => {
+                return Err(err(
+                    "InvalidPaginationToken",
+                    format!(
+                        "The pagination token '{t}' is invalid; pass back a next_token exactly \
+                         as returned"
+                    ),
+                ))
+            }
+        },
     };
-    let n = n as usize;
-    if items.len() <= n {
-        return Ok(Page::last(items));
-    }
-    items.truncate(n);
-    let next = items.last().map(|i| format!("{TOKEN_PREFIX}{}", key(i)));
+    // Each key is computed once; the order is by key, so pages are stable.
+    let mut keyed: Vec<(String, T)> = items
+        .into_iter()
+        .map(|i| (key(&i), i))
+        .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let limit = max_results.map_or(usize::MAX, |n| n as usize);
+    let next = (keyed.len() > limit).then(|| format!("{TOKEN_PREFIX}{}", keyed[limit - 1].0));
+    keyed.truncate(limit);
     Ok(Page {
-        items,
+        items: keyed.into_iter().map(|(_, i)| i).collect(),
         next_token: next,
     })
 }
@@ -246,14 +252,7 @@ impl State {
             let listed = if i.state == ImageState::Deregistered {
                 by_id && i.owner == *me
             } else {
-                rules::image_listed(
-                    i,
-                    &Self::perms_of(r),
-                    me,
-                    &self.membership(me),
-                    &req,
-                    cx.now,
-                )
+                rules::image_listed(i, Self::perms_of(r), me, self.membership(me), &req, cx.now)
             };
             if !listed {
                 continue;

@@ -161,7 +161,7 @@ impl State {
         let id = image.id.clone();
         self.insert_image(ImageRec {
             image,
-            perms: BTreeSet::new(),
+            perms: Vec::new(),
             visible_at: cx.now.add(self.lag),
             deregistered_at: None,
             kms_checks,
@@ -342,7 +342,7 @@ impl State {
             }
             _ => return Err(image_not_found(&req.source_image_id)),
         };
-        let membership = self.membership(&cx.account);
+        let membership = self.membership(&cx.account).clone();
         let source_permissions = Self::perms_of(&src);
         let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = src
             .image
@@ -359,7 +359,7 @@ impl State {
             membership: &membership,
             destination_region: &cx.region,
             source: &src.image,
-            source_permissions: &source_permissions,
+            source_permissions,
             snapshot_permissions: &snapshot_permissions,
         };
         // AWS: §4 "Cross-account copy" and "Encryption": visibility, state, Marketplace and

@@ -183,12 +183,12 @@ impl State {
             _ => return Err(image_not_found(&req.image_id)),
         };
         let perms = Self::perms_of(image);
-        let membership = self.membership(&cx.account);
+        let membership = self.membership(&cx.account).clone();
         let launch = LaunchContext {
             caller: &cx.account,
             membership: &membership,
             image: &image.image,
-            permissions: &perms,
+            permissions: perms,
         };
         // AWS: §10 "launch without permission" (AuthFailure) and "non-launchable state"
         // (InvalidAMIID.Unavailable).
