@@ -181,12 +181,14 @@ where
             backend.region(),
             timeline.start()
         ));
-        story(World::on_connector(
-            connector,
-            cast,
-            timeline,
-            opts.target.clone(),
-        ))
-        .await
+        let world = World::on_connector(connector, cast, timeline.clone(), opts.target.clone());
+        let outcome = story(world.clone()).await;
+        // Nothing the story launched keeps running (and billing) after it.
+        let stopped = world.terminate_launched().await;
+        timeline.title(format!(
+            "cleanup: {stopped} instance(s) the story launched terminated; its images, \
+             snapshots and KMS keys are left for you to inspect and delete"
+        ));
+        outcome
     })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ami_core::api::{Owner, RunInstancesRequest};
 use ami_core::ops::govern::ApprovalPolicy;
@@ -124,6 +124,8 @@ pub struct World {
     pub target: Target,
     /// The seed (meaningful on the simulator).
     pub seed: u64,
+    /// Every instance [`launch`](Self::launch) started.
+    launched: Arc<Mutex<Vec<(AccountId, Region, InstanceId)>>>,
 }
 
 impl fmt::Debug for World {
@@ -145,6 +147,7 @@ impl World {
             timeline,
             target: Target::Sim,
             seed,
+            launched: Arc::default(),
         }
     }
 
@@ -162,6 +165,7 @@ impl World {
             timeline,
             target,
             seed: 0,
+            launched: Arc::default(),
         }
     }
 
@@ -286,6 +290,10 @@ impl World {
             .ok_or_else(|| {
                 Error::workflow(format!("RunInstances of {image} returned no instance"))
             })?;
+        self.launched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((account.clone(), region.clone(), inst.id.clone()));
         wait_for_instance_state(
             ec2.as_ref(),
             &inst.id,
@@ -294,6 +302,31 @@ impl World {
         )
         .await?;
         Ok(inst.id)
+    }
+
+    /// Terminates every instance [`launch`](Self::launch) started (those already terminated
+    /// are left as they are); returns how many were asked to terminate. Errors are skipped:
+    /// this is the last thing a story does on AWS, so that nothing keeps running.
+    pub async fn terminate_launched(&self) -> usize {
+        let launched: Vec<_> = self
+            .launched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        let mut n = 0;
+        for (account, region, id) in launched {
+            let Ok(ec2) = self.ec2(&account, &region) else {
+                continue;
+            };
+            if let Ok(changes) = ec2.terminate_instances(vec![id]).await {
+                n += changes
+                    .iter()
+                    .filter(|c| c.previous != InstanceState::Terminated)
+                    .count();
+            }
+        }
+        n
     }
 
     /// The ARN of the customer managed key behind `alias` of `account` in `region`, created
