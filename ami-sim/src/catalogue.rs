@@ -117,7 +117,7 @@ pub(crate) fn load(state: &mut State, epoch: Timestamp) {
             }
             state.snapshots.insert(
                 snap_id.clone(),
-                SnapRec {
+                Box::new(SnapRec {
                     snap: Snapshot {
                         id: snap_id.clone(),
                         region: region.clone(),
@@ -138,7 +138,7 @@ pub(crate) fn load(state: &mut State, epoch: Timestamp) {
                     ),
                     product_codes: product_codes.clone(),
                     visible_at: created,
-                },
+                }),
             );
             let image = Image {
                 id: image_id.clone(),

@@ -137,7 +137,7 @@ impl State {
         let c = contribution(&self.index.regions, &rec.image);
         let id = rec.image.id.clone();
         self.index.apply(&id, &rec.image, &c, true);
-        self.images.insert(id, rec);
+        self.images.insert(id, Box::new(rec));
     }
 
     /// Changes an image, keeping the indexes in step; `None` if there is no such image.

@@ -360,12 +360,15 @@ fn instance_rec<'a>(
     st: &'a mut State,
     instance: &InstanceId,
 ) -> Result<&'a mut crate::state::InstRec> {
-    st.instances.get_mut(instance).ok_or_else(|| {
-        err(
-            "InvalidInstanceID.NotFound",
-            format!("The instance ID '{instance}' does not exist"),
-        )
-    })
+    st.instances
+        .get_mut(instance)
+        .map(|b| &mut **b)
+        .ok_or_else(|| {
+            err(
+                "InvalidInstanceID.NotFound",
+                format!("The instance ID '{instance}' does not exist"),
+            )
+        })
 }
 
 fn device_index(rec: &crate::state::InstRec, instance: &InstanceId, device: &str) -> Result<usize> {

@@ -137,9 +137,10 @@ pub(crate) struct State {
     pub scripted: Vec<ScriptedFault>,
     pub outages: Vec<Outage>,
     pub guards: BTreeMap<AccountId, Arc<dyn LaunchGuard>>,
-    pub images: BTreeMap<ImageId, ImageRec>,
-    pub snapshots: BTreeMap<SnapshotId, SnapRec>,
-    pub instances: BTreeMap<InstanceId, InstRec>,
+    /// Boxed: a B-tree node then moves pointers, not whole records, on insert.
+    pub images: BTreeMap<ImageId, Box<ImageRec>>,
+    pub snapshots: BTreeMap<SnapshotId, Box<SnapRec>>,
+    pub instances: BTreeMap<InstanceId, Box<InstRec>>,
     pub keys: BTreeMap<String, KeyRec>,
     /// (account, Region, alias name) → key id.
     pub aliases: BTreeMap<(AccountId, Region, String), String>,

@@ -235,9 +235,13 @@ impl State {
         }
         let me = &cx.account;
         let candidates: Box<dyn Iterator<Item = &ImageRec>> = if by_id {
-            Box::new(req.image_ids.iter().filter_map(|id| self.images.get(id)))
+            Box::new(
+                req.image_ids
+                    .iter()
+                    .filter_map(|id| self.images.get(id).map(|b| &**b)),
+            )
         } else {
-            Box::new(self.images.values())
+            Box::new(self.images.values().map(|b| &**b))
         };
         let mut out = Vec::new();
         let mut seen = std::collections::BTreeSet::new();

@@ -128,7 +128,7 @@ impl State {
         let id = self.new_snapshot_id();
         self.snapshots.insert(
             id.clone(),
-            SnapRec {
+            Box::new(SnapRec {
                 snap: Snapshot {
                     id: id.clone(),
                     region: cx.region.clone(),
@@ -145,7 +145,7 @@ impl State {
                 data,
                 product_codes,
                 visible_at: cx.now.add(self.lag),
-            },
+            }),
         );
         id
     }

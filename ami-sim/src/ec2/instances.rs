@@ -308,14 +308,14 @@ impl State {
             };
             self.instances.insert(
                 id.clone(),
-                InstRec {
+                Box::new(InstRec {
                     inst: inst.clone(),
                     data,
                     product_codes: image.image.product_codes.clone(),
                     architecture: image.image.architecture.clone(),
                     generation: 0,
                     visible_at: cx.now.add(self.lag),
-                },
+                }),
             );
             self.schedule(
                 cx.now.add(after),
