@@ -422,3 +422,57 @@ async fn cancel_disable_and_reset_remove_access() {
     owner.reset_launch_permissions(img.clone()).await.unwrap();
     assert!(consumer.describe_image(&img).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_org_wide_key_policy_admits_members_only() {
+    let w = world(109);
+    let owner = w.sim.ec2(&w.a, &w.r1);
+    let (key, img) = cmk_image(&w).await;
+    let kms = w.sim.kms(&w.a, &w.r1);
+    let mut policy = kms.get_key_policy(key.arn.clone()).await.unwrap();
+    policy.statements.push(KeyPolicyStatement {
+        sid: "organization members".into(),
+        principals: [KeyPrincipal::Any].into(),
+        actions: KmsAction::CONSUMER.into(),
+        principal_org_id: Some(ORG.into()),
+    });
+    kms.put_key_policy(key.arn.clone(), policy).await.unwrap();
+    owner
+        .modify_launch_permissions(
+            img.clone(),
+            PermissionChanges::add([
+                LaunchPermission::Organization(w.sim.organization_arn(ORG).unwrap()),
+                LaunchPermission::Account(w.c.clone()),
+            ]),
+        )
+        .await
+        .unwrap();
+    // The member d (in a nested OU) may describe the key by ARN; the outsider c may not.
+    w.sim
+        .kms(&w.d, &w.r1)
+        .describe_key(key.arn.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.sim
+            .kms(&w.c, &w.r1)
+            .describe_key(key.arn.clone())
+            .await
+            .unwrap_err()
+            .code(),
+        "AccessDeniedException"
+    );
+    let mut states = Vec::new();
+    for consumer in [&w.d, &w.c] {
+        allow_snapshots(&*owner, &img, consumer).await;
+        let ec2 = w.sim.ec2(consumer, &w.r1);
+        let copy = ec2
+            .copy_image(CopyImageRequest::new(w.r1.clone(), img.clone(), "via-org"))
+            .await
+            .unwrap();
+        states.push(wait_image(&*ec2, &copy).await.state);
+    }
+    assert_eq!(states, vec![ImageState::Available, ImageState::Failed]);
+    // The clock the workflows read is the simulator's.
+    assert_eq!(ami_core::Connector::clock(&w.sim).now(), w.sim.now());
+}
