@@ -26,7 +26,7 @@ impl fmt::Display for Target {
 }
 
 /// The parsed command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// The simulator's seed (`--seed N`, default 1).
     pub seed: u64,
@@ -42,6 +42,9 @@ pub struct Options {
     pub verbose: bool,
     /// Print no progress lines while waiting (`--quiet`).
     pub quiet: bool,
+    /// Probability that any simulated call is throttled (`--faults P`, simulator only; a fifth
+    /// of it again for internal errors). Default 0.
+    pub faults: f64,
 }
 
 impl Default for Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             role: None,
             verbose: false,
             quiet: false,
+            faults: 0.0,
         }
     }
 }
@@ -69,6 +73,9 @@ Options:
   --accounts A,B,C     the accounts of the story, the owner first (defaults: the simulator's)
   --regions R1,R2,R3   the Regions of the story, the home Region first
   --role NAME          role assumed in the other accounts (default ami-examples)
+  --faults P           simulator only: throttle any call with probability P (0 to 0.5),
+                       and fail it with an internal error with probability P/5; the
+                       workflows (and the stories' own calls) retry, so the story is the same
   --verbose            print every workflow event
   --quiet              no progress lines while waiting
   -h, --help           this help";
@@ -128,6 +135,16 @@ impl Options {
                     o.regions = Some(list);
                 }
                 "--role" => o.role = Some(value("--role")?),
+                "--faults" => {
+                    let v = value("--faults")?;
+                    o.faults = v
+                        .parse()
+                        .ok()
+                        .filter(|p: &f64| (0.0..=0.5).contains(p))
+                        .ok_or_else(|| {
+                            format!("--faults {v:?} is not a probability from 0 to 0.5; pass e.g. --faults 0.05")
+                        })?;
+                }
                 "--verbose" | "-v" => o.verbose = true,
                 "--quiet" | "-q" => o.quiet = true,
                 "--help" | "-h" => return Err(USAGE.to_owned()),
@@ -138,6 +155,9 @@ impl Options {
         }
         if matches!(o.target, Target::Sim) && o.role.is_some() {
             return Err("--role only applies with --endpoint or --aws".to_owned());
+        }
+        if !matches!(o.target, Target::Sim) && o.faults > 0.0 {
+            return Err("--faults only applies on the simulator".to_owned());
         }
         Ok(o)
     }
@@ -171,5 +191,12 @@ mod tests {
             .unwrap_err()
             .contains("--endpoint"));
         assert!(Options::parse(["--help"]).unwrap_err().contains("--seed N"));
+        assert_eq!(Options::parse(["--faults", "0.1"]).unwrap().faults, 0.1);
+        assert!(Options::parse(["--faults", "0.9"])
+            .unwrap_err()
+            .contains("0 to 0.5"));
+        assert!(Options::parse(["--aws", "--faults", "0.1"])
+            .unwrap_err()
+            .contains("only applies on the simulator"));
     }
 }

@@ -30,11 +30,13 @@
 
 mod args;
 pub mod progress;
+mod retry;
 mod runner;
 mod timeline;
 mod world;
 
 pub use args::{Options, Target};
+pub use retry::retry;
 pub use runner::main_with;
 pub use timeline::{human, say, Timeline};
 pub use world::{Cast, World};

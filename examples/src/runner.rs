@@ -5,7 +5,7 @@ use std::future::Future;
 use std::process::ExitCode;
 
 use ami_core::Result;
-use ami_sim::Sim;
+use ami_sim::{FaultPlan, Sim};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::args::{Options, Target, USAGE};
@@ -60,8 +60,13 @@ where
         Err(e) => {
             eprintln!("\n{program} failed: [{}] {}", e.code(), e.message());
             if opts.target == Target::Sim {
+                let faults = if opts.faults > 0.0 {
+                    format!(" --faults {}", opts.faults)
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "(simulator seed {}: rerun with --seed {} to reproduce)",
+                    "(simulator seed {}: rerun with --seed {}{faults} to reproduce)",
                     opts.seed, opts.seed
                 );
             }
@@ -97,11 +102,23 @@ where
         for (_, a) in &cast.accounts {
             builder = builder.account(a.as_str());
         }
+        if opts.faults > 0.0 {
+            builder = builder.faults(
+                FaultPlan::none()
+                    .throttle(opts.faults)
+                    .internal_errors(opts.faults / 5.0),
+            );
+        }
         let sim = builder.build()?;
         let timeline = Timeline::new(std::sync::Arc::new(sim.clock()));
         install_progress(&timeline, opts);
+        let faults = if opts.faults > 0.0 {
+            format!(", {}% of calls throttled", opts.faults * 100.0)
+        } else {
+            String::new()
+        };
         timeline.title(format!(
-            "on the simulator (seed {}), virtual clock starting {}",
+            "on the simulator (seed {}{faults}), virtual clock starting {}",
             opts.seed,
             timeline.start()
         ));

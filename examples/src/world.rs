@@ -4,17 +4,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use ami_core::api::{Owner, RunInstancesRequest};
+use ami_core::api::{CreateKeyRequest, Owner, RunInstancesRequest};
 use ami_core::ops::govern::ApprovalPolicy;
 use ami_core::ops::pipeline::ParentSelector;
 use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{
-    AccountId, Connector, Ec2, Error, ImageId, InstanceId, InstanceState, Kms, KmsExt, KmsKeyRef,
+    AccountId, Connector, Ec2, Error, ImageId, InstanceId, InstanceState, Kms, KmsKeyRef,
     OwnerAlias, Region, Result,
 };
 use ami_sim::{Durability, Sim};
 
 use crate::args::Target;
+use crate::retry::retry;
 use crate::timeline::Timeline;
 
 /// The accounts and Regions of a story: who is who, and where.
@@ -278,12 +279,10 @@ impl World {
         name: &str,
     ) -> Result<InstanceId> {
         let ec2 = self.ec2(account, region)?;
-        let inst = ec2
-            .run_instances(
-                RunInstancesRequest::new(image.clone())
-                    .instance_type("m7i.large")
-                    .tag("Name", name),
-            )
+        let req = RunInstancesRequest::new(image.clone())
+            .instance_type("m7i.large")
+            .tag("Name", name);
+        let inst = retry("RunInstances", || ec2.run_instances(req.clone()))
             .await?
             .into_iter()
             .next()
@@ -338,12 +337,18 @@ impl World {
         alias: &str,
     ) -> Result<KmsKeyRef> {
         let kms = self.kms(account, region)?;
-        match kms.describe_key(alias.parse::<KmsKeyRef>()?).await {
+        let key_ref = alias.parse::<KmsKeyRef>()?;
+        match retry("DescribeKey", || kms.describe_key(key_ref.clone())).await {
             Ok(k) => Ok(k.arn),
-            Err(e) if e.is_not_found() => Ok(kms
-                .create_key_with_alias(alias, "images of the ami examples")
-                .await?
-                .arn),
+            Err(e) if e.is_not_found() => {
+                let req = CreateKeyRequest::new("images of the ami examples");
+                let key = retry("CreateKey", || kms.create_key(req.clone())).await?;
+                retry("CreateAlias", || {
+                    kms.create_alias(alias.to_owned(), key.arn.clone())
+                })
+                .await?;
+                Ok(key.arn)
+            }
             Err(e) => Err(e),
         }
     }

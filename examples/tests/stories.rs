@@ -41,6 +41,21 @@ fn golden_image_runs_the_whole_mission_and_is_deterministic() {
     assert_ne!(out, run(bin, &["--seed", "4"]));
 }
 
+/// With 10% of calls throttled or failing, the workflows and the story retry, and the story's
+/// outcome is the same.
+#[test]
+fn golden_image_tells_the_same_story_under_faults() {
+    let bin = env!("CARGO_BIN_EXE_golden-image");
+    let out = run(bin, &["--seed", "5", "--faults", "0.1"]);
+    assert_has(&out, "10% of calls throttled");
+    assert_has(&out, "all 3 component files are on its root volume");
+    assert_has(&out, "(not approved): refused, UnauthorizedOperation");
+    assert_has(&out, "1 finding(s)");
+    assert_has(&out, "2 to retire, 4 kept");
+    assert_has(&out, "of them throttled or failed, and retried");
+    assert_eq!(out, run(bin, &["--seed", "5", "--faults", "0.1"]));
+}
+
 #[test]
 fn share_encrypted_refuses_the_default_key_then_shares_and_revokes() {
     let out = run(env!("CARGO_BIN_EXE_share-encrypted"), &[]);
@@ -91,7 +106,7 @@ fn resume_finishes_an_interrupted_run_and_rollback_removes_another() {
     assert_has(&out, "3 copies, 0 skipped");
     assert_has(
         &out,
-        "CopyImage calls in all: 3 for 3 copies: none made twice",
+        "CopyImage made 3 images for 3 copies: none made twice",
     );
     assert_has(
         &out,

@@ -18,7 +18,7 @@ use ami_core::ops::bake::{bake, BakeRequest};
 use ami_core::ops::govern::{scan, ApprovalPolicy, ScanScope};
 use ami_core::ops::share::{self, ShareSpec};
 use ami_core::{AccountId, Ec2Ext, Error, ImageId, Region, Result, Tags};
-use ami_examples::{main_with, Cast, World};
+use ami_examples::{main_with, retry, Cast, World};
 
 fn main() -> ExitCode {
     main_with(
@@ -47,11 +47,19 @@ async fn story(w: World) -> Result<()> {
         BakeRequest::new(build.clone(), "base-1-experimental"),
     )
     .await?;
-    ec2.terminate_instances(vec![build]).await?;
+    retry("TerminateInstances", || {
+        ec2.terminate_instances(vec![build.clone()])
+    })
+    .await?;
     let mut tags = Tags::new();
     tags.insert("Approved".into(), "true".into());
-    ec2.create_tags(vec![ResourceId::Image(approved.image.id.clone())], tags)
-        .await?;
+    retry("CreateTags", || {
+        ec2.create_tags(
+            vec![ResourceId::Image(approved.image.id.clone())],
+            tags.clone(),
+        )
+    })
+    .await?;
     for img in [&approved.image.id, &experimental.image.id] {
         let spec = ShareSpec::new(img.clone()).account(workload.clone());
         share::share(w.connector(), &factory, &region, &spec).await?;
@@ -93,7 +101,7 @@ async fn story(w: World) -> Result<()> {
     // is shared with, but IAM's ec2:ResourceTag condition (and so the guard) uses them.
     let amazon = w.amazon_linux(&factory, &region).await?;
     for id in [&approved.image.id, &experimental.image.id, &amazon] {
-        let img = ec2.describe_image(id).await?;
+        let img = retry("DescribeImages", || ec2.describe_image(id)).await?;
         tl.detail(format!(
             "{id} {:?}: {}",
             img.name,
@@ -133,10 +141,8 @@ async fn story(w: World) -> Result<()> {
 /// Launching `image` is refused with `UnauthorizedOperation` where the policy is enforced.
 async fn refused(w: &World, account: &AccountId, region: &Region, image: &ImageId) -> Result<()> {
     let ec2 = w.ec2(account, region)?;
-    match ec2
-        .run_instances(RunInstancesRequest::new(image.clone()))
-        .await
-    {
+    let req = RunInstancesRequest::new(image.clone());
+    match retry("RunInstances", || ec2.run_instances(req.clone())).await {
         Err(e) if e.code() == "UnauthorizedOperation" => {
             w.timeline
                 .detail(format!("launch {image}: refused, {}", e.code()));
@@ -147,8 +153,11 @@ async fn refused(w: &World, account: &AccountId, region: &Region, image: &ImageI
         Ok(started) if w.sim().is_none() => {
             w.timeline
                 .detail(format!("launch {image}: allowed (no IAM policy attached)"));
-            ec2.terminate_instances(started.into_iter().map(|i| i.id).collect())
-                .await?;
+            let ids: Vec<_> = started.into_iter().map(|i| i.id).collect();
+            retry("TerminateInstances", || {
+                ec2.terminate_instances(ids.clone())
+            })
+            .await?;
             Ok(())
         }
         Ok(_) => Err(Error::workflow(format!(

@@ -17,7 +17,7 @@ use ami_core::ops::adopt::{adopt, preflight_adopt, AdoptOptions};
 use ami_core::ops::bake::{bake, BakeRequest};
 use ami_core::ops::share::{self, ReencryptRequest, ShareSpec};
 use ami_core::{Ec2Ext, Result};
-use ami_examples::{main_with, Cast, World};
+use ami_examples::{main_with, retry, Cast, World};
 
 fn main() -> ExitCode {
     main_with(
@@ -44,7 +44,10 @@ async fn story(w: World) -> Result<()> {
         BakeRequest::new(build.clone(), "tools-1-plain"),
     )
     .await?;
-    ec2.terminate_instances(vec![build]).await?;
+    retry("TerminateInstances", || {
+        ec2.terminate_instances(vec![build.clone()])
+    })
+    .await?;
     let key = w.ensure_key(&owner, &home, "alias/tools").await?;
     let image = share::reencrypt(
         w.connector(),
@@ -101,12 +104,16 @@ async fn story(w: World) -> Result<()> {
     ));
 
     tl.step("The owner deregisters its image; the consumer's copy stays");
-    ec2.deregister_image(DeregisterImageRequest::new(image.id.clone()).with_snapshots())
-        .await?;
-    let mine = w
-        .ec2(&consumer, &away)?
-        .describe_image(&adopted.image.id)
-        .await?;
+    let deregister = DeregisterImageRequest::new(image.id.clone()).with_snapshots();
+    retry("DeregisterImage", || {
+        ec2.deregister_image(deregister.clone())
+    })
+    .await?;
+    let theirs = w.ec2(&consumer, &away)?;
+    let mine = retry("DescribeImages", || {
+        theirs.describe_image(&adopted.image.id)
+    })
+    .await?;
     tl.detail(format!("{} is {} in {away}", mine.id, mine.state));
     let inst = w.launch(&consumer, &away, &mine.id, "tools").await?;
     tl.detail(format!("{inst} runs from it"));

@@ -30,7 +30,7 @@ use ami_core::{
     AccountId, Ec2, Ec2Ext, Error, ImageId, InstanceId, InstanceState, KmsKeyRef, Region, Result,
     Tags,
 };
-use ami_examples::{human, main_with, say, Cast, World};
+use ami_examples::{human, main_with, retry, say, Cast, World};
 
 /// The tag that groups the releases of the golden image (retention works per family).
 const FAMILY: &str = "Family";
@@ -129,7 +129,23 @@ async fn mission(w: World) -> Result<()> {
     say(v2.manifest.to_json()?);
     let calls = w
         .sim()
-        .map(|s| format!(", {} simulated API calls", s.call_log().len()))
+        .map(|s| {
+            let log = s.call_log();
+            let transient = log
+                .iter()
+                .filter(|c| {
+                    c.outcome.as_ref().err().is_some_and(|code| {
+                        code == "RequestLimitExceeded" || code == "InternalError"
+                    })
+                })
+                .count();
+            let retried = if transient > 0 {
+                format!(" ({transient} of them throttled or failed, and retried)")
+            } else {
+                String::new()
+            };
+            format!(", {} simulated API calls{retried}", log.len())
+        })
         .unwrap_or_default();
     tl.title(format!(
         "\ndone: golden-2 released, adopted, guarded, scanned; golden-1 retired. {} of {} time since the release started{calls}",
@@ -150,7 +166,7 @@ async fn release(w: &World, version: u32) -> Result<Release> {
 
     tl.step(format!("Parent image in {home}"));
     let parent = w.amazon_linux(&factory, &home).await?;
-    let parent_img = ec2.describe_image(&parent).await?;
+    let parent_img = retry("DescribeImages", || ec2.describe_image(&parent)).await?;
     tl.detail(format!(
         "{parent} {:?}, owner {}{}",
         parent_img.name,
@@ -193,7 +209,7 @@ async fn release(w: &World, version: u32) -> Result<Release> {
     tl.step("Stop for file-system integrity, then CreateImage");
     // Stopping flushes what the guest still buffers; the image then holds every write. (A
     // bake with Consistency::StopFirst stops a running instance itself, and starts it again.)
-    ec2.stop_instances(vec![build.clone()]).await?;
+    retry("StopInstances", || ec2.stop_instances(vec![build.clone()])).await?;
     wait_for_instance_state(
         ec2.as_ref(),
         &build,
@@ -286,9 +302,11 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         "{} journal entries recorded (a crash resumes from them)",
         journal.len()
     ));
-    let gone = ec2
-        .deregister_image(DeregisterImageRequest::new(baked.image.id.clone()).with_snapshots())
-        .await?;
+    let deregister = DeregisterImageRequest::new(baked.image.id.clone()).with_snapshots();
+    let gone = retry("DeregisterImage", || {
+        ec2.deregister_image(deregister.clone())
+    })
+    .await?;
     tl.detail(format!(
         "build image {} deregistered with {} snapshot(s): only encrypted copies remain",
         baked.image.id,
@@ -324,8 +342,10 @@ async fn release(w: &World, version: u32) -> Result<Release> {
         let ec2 = w.ec2(&factory, &e.destination.region)?;
         let mut tags = Tags::new();
         tags.insert(APPROVED.to_owned(), "true".to_owned());
-        ec2.create_tags(vec![ResourceId::Image(e.image_id.clone())], tags)
-            .await?;
+        retry("CreateTags", || {
+            ec2.create_tags(vec![ResourceId::Image(e.image_id.clone())], tags.clone())
+        })
+        .await?;
     }
     tl.detail(format!(
         "{} copies of {name} approved for production",
@@ -413,10 +433,8 @@ async fn approve_and_guard(w: &World, v: &Release, prod: &AccountId) -> Result<A
 
     let amazon = w.amazon_linux(prod, &region).await?;
     let ec2 = w.ec2(prod, &region)?;
-    match ec2
-        .run_instances(RunInstancesRequest::new(amazon.clone()).tag("Name", "unapproved"))
-        .await
-    {
+    let unapproved = RunInstancesRequest::new(amazon.clone()).tag("Name", "unapproved");
+    match retry("RunInstances", || ec2.run_instances(unapproved.clone())).await {
         Err(e) if e.code() == "UnauthorizedOperation" => {
             tl.detail(format!(
                 "launch {amazon} (not approved): refused, {}",
@@ -432,13 +450,16 @@ async fn approve_and_guard(w: &World, v: &Release, prod: &AccountId) -> Result<A
             )))
         }
         Ok(started) => {
-            let img = ec2.describe_image(&amazon).await?;
+            let img = retry("DescribeImages", || ec2.describe_image(&amazon)).await?;
             let verdict = policy.evaluate(&img, tl.now());
             tl.detail(format!(
                 "launch {amazon}: allowed here (no IAM policy attached); the policy's verdict: {verdict}"
             ));
             let ids: Vec<InstanceId> = started.into_iter().map(|i| i.id).collect();
-            ec2.terminate_instances(ids).await?;
+            retry("TerminateInstances", || {
+                ec2.terminate_instances(ids.clone())
+            })
+            .await?;
         }
     }
     Ok(policy)
@@ -522,12 +543,15 @@ fn components(version: u32) -> Vec<(&'static str, String, bool)> {
 }
 
 async fn terminate(ec2: &dyn Ec2, id: &InstanceId) -> Result<()> {
-    ec2.terminate_instances(vec![id.clone()]).await?;
+    retry("TerminateInstances", || {
+        ec2.terminate_instances(vec![id.clone()])
+    })
+    .await?;
     Ok(())
 }
 
 async fn root_device(ec2: &dyn Ec2, id: &InstanceId) -> Result<String> {
-    let inst = ec2.describe_instance(id).await?;
+    let inst = retry("DescribeInstances", || ec2.describe_instance(id)).await?;
     Ok(inst
         .volumes
         .first()

@@ -11,7 +11,7 @@
 //! cargo run -p ami-examples --bin resume
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use ami_core::ops::bake::{bake, BakeRequest};
 use ami_core::ops::distribute::{self, DistributeOptions, DistributionSpec, RUN_TAG};
 use ami_core::ops::journal::{FileJournal, JournalStore};
 use ami_core::{Ec2Ext, Error, ImageId, Result};
-use ami_examples::{main_with, Cast, World};
+use ami_examples::{main_with, retry, Cast, World};
 
 fn main() -> ExitCode {
     main_with(
@@ -43,7 +43,10 @@ async fn story(w: World) -> Result<()> {
     let parent = w.amazon_linux(&owner, &home).await?;
     let build = w.launch(&owner, &home, &parent, "svc-build").await?;
     let baked = bake(ec2.as_ref(), BakeRequest::new(build.clone(), "svc-7")).await?;
-    ec2.terminate_instances(vec![build]).await?;
+    retry("TerminateInstances", || {
+        ec2.terminate_instances(vec![build.clone()])
+    })
+    .await?;
     for r in &w.cast.regions {
         w.ensure_key(&owner, r, "alias/svc").await?;
     }
@@ -78,10 +81,24 @@ async fn runs(w: &World, image: &ImageId, dir: &std::path::Path) -> Result<()> {
     let manifest = distribute::resume(w.connector(), &journal, &opts).await?;
     tl.detail(manifest.to_string().trim_end());
     if let Some(sim) = w.sim() {
-        // Every CopyImage of the interrupted run was settled with its client token.
+        // Every CopyImage of the interrupted run was settled with its client token: the calls
+        // that succeeded (throttled ones are retried) all name one of the run's copies.
+        let made: BTreeSet<String> = sim
+            .call_log()
+            .into_iter()
+            .filter(|c| c.op == ami_sim::Op::CopyImage)
+            .filter_map(|c| c.outcome.ok())
+            .collect();
+        if made.len() != manifest.images.len() {
+            return Err(Error::workflow(format!(
+                "CopyImage made {} images for {} copies",
+                made.len(),
+                manifest.images.len()
+            )));
+        }
         tl.detail(format!(
-            "CopyImage calls in all: {} for {} copies: none made twice",
-            sim.call_count(ami_sim::Op::CopyImage),
+            "CopyImage made {} images for {} copies: none made twice",
+            made.len(),
             manifest.images.len()
         ));
     }
@@ -160,7 +177,8 @@ async fn show_copies(w: &World, run: &str) -> Result<()> {
         let req = DescribeImagesRequest::new()
             .owner(Owner::SelfAccount)
             .filter(Filter::tag(RUN_TAG, run));
-        for img in w.ec2(owner, r)?.describe_all_images(req).await? {
+        let ec2 = w.ec2(owner, r)?;
+        for img in retry("DescribeImages", || ec2.describe_all_images(req.clone())).await? {
             found.push(format!("{} {} {}", r.as_str(), img.id, img.state));
         }
     }

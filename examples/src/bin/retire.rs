@@ -19,7 +19,7 @@ use ami_core::ops::retire::{self, FamilySelector, RetentionPolicy, RetireOptions
 use ami_core::ops::share::{self, ShareSpec};
 use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{Ec2Ext, InstanceState, Result, Tags};
-use ami_examples::{main_with, Cast, World};
+use ami_examples::{main_with, retry, Cast, World};
 
 fn main() -> ExitCode {
     main_with(
@@ -56,13 +56,18 @@ async fn story(w: World) -> Result<()> {
             tokio::time::sleep(Duration::from_secs(7 * 86_400)).await;
         }
     }
-    ec2.terminate_instances(vec![build]).await?;
+    retry("TerminateInstances", || {
+        ec2.terminate_instances(vec![build.clone()])
+    })
+    .await?;
 
     tl.step("app-1 is pinned with Keep=audit; the consumer runs app-2");
     let mut keep = Tags::new();
     keep.insert("Keep".into(), "audit".into());
-    ec2.create_tags(vec![ResourceId::Image(releases[0].clone())], keep)
-        .await?;
+    retry("CreateTags", || {
+        ec2.create_tags(vec![ResourceId::Image(releases[0].clone())], keep.clone())
+    })
+    .await?;
     let spec = ShareSpec::new(releases[1].clone()).account(consumer.clone());
     share::share(w.connector(), &owner, &region, &spec).await?;
     let theirs = w.launch(&consumer, &region, &releases[1], "app").await?;
@@ -95,9 +100,10 @@ async fn story(w: World) -> Result<()> {
 
     tl.step("The consumer moves off app-2; plan and apply again");
     let consumer_ec2 = w.ec2(&consumer, &region)?;
-    consumer_ec2
-        .terminate_instances(vec![theirs.clone()])
-        .await?;
+    retry("TerminateInstances", || {
+        consumer_ec2.terminate_instances(vec![theirs.clone()])
+    })
+    .await?;
     wait_for_instance_state(
         consumer_ec2.as_ref(),
         &theirs,
@@ -111,14 +117,11 @@ async fn story(w: World) -> Result<()> {
     tl.detail(outcome.to_string().trim_end());
 
     tl.step("What the owner has left");
-    let left = ec2
-        .describe_all_images(
-            DescribeImagesRequest::new()
-                .owner(Owner::SelfAccount)
-                .include_deprecated(true)
-                .include_disabled(true),
-        )
-        .await?;
+    let mine = DescribeImagesRequest::new()
+        .owner(Owner::SelfAccount)
+        .include_deprecated(true)
+        .include_disabled(true);
+    let left = retry("DescribeImages", || ec2.describe_all_images(mine.clone())).await?;
     for img in left {
         tl.detail(format!("{} {:?} {}", img.id, img.name, img.state));
     }

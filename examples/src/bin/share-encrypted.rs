@@ -17,7 +17,7 @@ use ami_core::ops::bake::{bake, BakeRequest};
 use ami_core::ops::share::{self, ReencryptRequest, ShareSpec};
 use ami_core::ops::wait::{wait_for_new_image, WaitOptions};
 use ami_core::{Ec2Ext, Error, Result};
-use ami_examples::{main_with, Cast, World};
+use ami_examples::{main_with, retry, Cast, World};
 
 fn main() -> ExitCode {
     main_with(
@@ -40,11 +40,14 @@ async fn story(w: World) -> Result<()> {
     let parent = w.amazon_linux(&owner, &region).await?;
     let build = w.launch(&owner, &region, &parent, "app-build").await?;
     let plain = bake(ec2.as_ref(), BakeRequest::new(build.clone(), "app-1-plain")).await?;
-    ec2.terminate_instances(vec![build]).await?;
+    retry("TerminateInstances", || {
+        ec2.terminate_instances(vec![build.clone()])
+    })
+    .await?;
     // CopyImage with Encrypted and no key: EC2 uses the account's default key, aws/ebs.
     let copy =
         CopyImageRequest::new(region.clone(), plain.image.id.clone(), "app-1").encrypted(true);
-    let default_key = ec2.copy_image(copy).await?;
+    let default_key = retry("CopyImage", || ec2.copy_image(copy.clone())).await?;
     let default_key =
         wait_for_new_image(ec2.as_ref(), &default_key, &WaitOptions::default()).await?;
     for e in default_key.kms_keys() {
@@ -117,7 +120,7 @@ async fn story(w: World) -> Result<()> {
 
     tl.step(format!("{} launches it", w.cast.who(&consumer)));
     let theirs = w.ec2(&consumer, &region)?;
-    let seen = theirs.describe_image(&shareable.id).await?;
+    let seen = retry("DescribeImages", || theirs.describe_image(&shareable.id)).await?;
     tl.detail(format!("it sees {} owned by {}", seen.id, seen.owner));
     let inst = w
         .launch(&consumer, &region, &shareable.id, "consumer-app")
@@ -125,7 +128,10 @@ async fn story(w: World) -> Result<()> {
     tl.detail(format!(
         "{inst} is running: the key policy lets it decrypt the snapshot"
     ));
-    theirs.terminate_instances(vec![inst]).await?;
+    retry("TerminateInstances", || {
+        theirs.terminate_instances(vec![inst.clone()])
+    })
+    .await?;
 
     tl.step("Revoke the share");
     let revoked = share::revoke(w.connector(), &owner, &region, &spec).await?;
@@ -135,7 +141,7 @@ async fn story(w: World) -> Result<()> {
         revoked.snapshot_permissions.len(),
         revoked.key_policies.len()
     ));
-    match theirs.describe_image(&shareable.id).await {
+    match retry("DescribeImages", || theirs.describe_image(&shareable.id)).await {
         Err(e) if e.code() == "InvalidAMIID.NotFound" => {
             tl.detail(format!(
                 "{} no longer sees it: {}",
