@@ -7,7 +7,7 @@
 //! | binary | the story |
 //! |---|---|
 //! | `golden-image` | the whole mission: build, test, distribute, share, adopt, approve, guard, scan, retire |
-//! | `share-encrypted` | share a customer-key-encrypted image with another account, keys included |
+//! | `share-encrypted` | why an `aws/ebs` image cannot be shared; re-encrypt, share with the key policy, revoke |
 //! | `cross-account-copy` | a consumer copies a shared image into its own account and owns it |
 //! | `approved-amis` | an approved-image policy: IAM document, launch guard, compliance scan |
 //! | `retire` | retention by policy, never retiring an image still in use |
@@ -16,13 +16,15 @@
 //! ```text
 //! cargo run -p ami-examples --bin golden-image            # on the simulator
 //! cargo run -p ami-examples --bin golden-image -- --seed 7
+//! cargo run -p ami-examples --bin golden-image -- --faults 0.1   # 10% of calls throttled
 //! cargo run -p ami-examples --features aws --bin golden-image -- --endpoint http://127.0.0.1:5000
 //! ```
 //!
 //! This library holds what the stories share: the command line ([`Options`]), the backend
 //! ([`World`]: the simulator, or AWS behind the `aws` feature), the timeline printed with
-//! virtual timestamps ([`Timeline`]), and the progress lines shown while workflows wait
-//! ([`progress`]).
+//! virtual timestamps ([`Timeline`]), the progress lines shown while workflows wait
+//! ([`progress`]), and the retry of the stories' own calls through transient errors
+//! ([`retry()`]).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
