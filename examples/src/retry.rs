@@ -10,7 +10,7 @@ const ATTEMPTS: u32 = 8;
 
 /// Runs `call` until it succeeds, fails with an error that is not retryable (see
 /// [`ami_core::Error::is_retryable`]: throttling, internal errors, unavailability), or has
-/// failed [`ATTEMPTS`] times; waits 1 s, 2 s, 4 s, ... (at most 30 s) between attempts, on
+/// failed 8 times; waits 1 s, 2 s, 4 s, ... (at most 30 s) between attempts, on
 /// tokio's clock (virtual on the simulator).
 pub async fn retry<T, F, Fut>(what: &str, mut call: F) -> Result<T>
 where
