@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ami_core::rules::Membership;
 use ami_core::{AccountId, OrganizationArn, OrganizationalUnitArn, Region, Result, VirtualClock};
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::faults::FaultPlan;
@@ -288,8 +288,11 @@ impl SimBuilder {
             accounts.insert(account, membership);
         }
         let clock = VirtualClock::new(VirtualClock::DEFAULT_EPOCH);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let id_seq = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
         let mut state = State {
-            rng: ChaCha8Rng::seed_from_u64(self.seed),
+            rng,
+            id_seq,
             regions: region_set,
             accounts,
             orgs,

@@ -124,6 +124,8 @@ pub(crate) struct TokenRec {
 #[derive(Debug)]
 pub(crate) struct State {
     pub rng: ChaCha8Rng,
+    /// The resource id counter (see `next_unique`), started at a seeded offset.
+    pub id_seq: u128,
     pub regions: BTreeSet<Region>,
     /// Every account and where it sits in its organization (whole OU path).
     pub accounts: BTreeMap<AccountId, Membership>,
@@ -173,35 +175,34 @@ impl State {
         (u128::from(self.rng.next_u64()) << 64) | u128::from(self.rng.next_u64())
     }
 
+    /// The next resource id number: a bijective scramble of a counter started at a seeded
+    /// offset, so ids look random, depend on the seed, and never repeat (no lookup needed).
+    fn next_unique(&mut self) -> u128 {
+        const MASK: u128 = (1 << 68) - 1;
+        self.id_seq = self.id_seq.wrapping_add(1);
+        // Multiplying by an odd number and xor-shifting right are both bijections on 68 bits.
+        let mut x = self.id_seq & MASK;
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) & MASK;
+        x ^= x >> 29;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb) & MASK;
+        x ^= x >> 31;
+        x
+    }
+
     pub fn new_image_id(&mut self) -> ImageId {
-        loop {
-            let id = ImageId::from_u128(self.next_u128());
-            if !self.images.contains_key(&id) {
-                return id;
-            }
-        }
+        ImageId::from_u128(self.next_unique())
     }
 
     pub fn new_snapshot_id(&mut self) -> SnapshotId {
-        loop {
-            let id = SnapshotId::from_u128(self.next_u128());
-            if !self.snapshots.contains_key(&id) {
-                return id;
-            }
-        }
+        SnapshotId::from_u128(self.next_unique())
     }
 
     pub fn new_instance_id(&mut self) -> InstanceId {
-        loop {
-            let id = InstanceId::from_u128(self.next_u128());
-            if !self.instances.contains_key(&id) {
-                return id;
-            }
-        }
+        InstanceId::from_u128(self.next_unique())
     }
 
     pub fn new_volume_id(&mut self) -> VolumeId {
-        VolumeId::from_u128(self.next_u128())
+        VolumeId::from_u128(self.next_unique())
     }
 
     /// A UUID-shaped KMS key id (or `mrk-` + 32 hex for multi-Region keys).
