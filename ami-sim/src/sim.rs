@@ -270,6 +270,8 @@ impl Sim {
 
     /// Installs (or removes, with `None`) the launch guard of `account`: RunInstances of an
     /// image the guard refuses fails with `UnauthorizedOperation` carrying the reason.
+    ///
+    /// The guard runs while the simulator's state is locked: it must not call the simulator.
     pub fn set_launch_guard(&self, account: &AccountId, guard: Option<Arc<dyn LaunchGuard>>) {
         let mut st = self.lock();
         match guard {
