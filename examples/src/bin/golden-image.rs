@@ -416,10 +416,17 @@ async fn approve_and_guard(w: &World, v: &Release, prod: &AccountId) -> Result<A
     tl.detail(format!(
         "policy: tag {APPROVED}=true, owner {factory}, at most 365 days old, not deprecated"
     ));
-    tl.detail(format!(
-        "as an IAM policy: {}",
-        serde_json::to_string(&policy.iam_policy()).map_err(|e| Error::workflow(e.to_string()))?
-    ));
+    // The same policy as an IAM document (the approved-amis example prints it whole).
+    let iam = policy.iam_policy();
+    let statements: Vec<String> = iam["Statement"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|st| format!("{} {}", st["Effect"], st["Sid"]).replace('"', ""))
+                .collect()
+        })
+        .unwrap_or_default();
+    tl.detail(format!("as an IAM policy: {}", statements.join(", ")));
     if !enforced {
         tl.detail("(attach that IAM policy to the production roles to enforce it on AWS)");
     }
