@@ -235,3 +235,88 @@ async fn an_image_from_an_instance_round_trips() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn describe_filters_and_owners_reach_moto() {
+    let Some(url) = endpoint("describe_filters_and_owners_reach_moto") else {
+        return;
+    };
+    let b = backend(&url).await;
+    let ec2 = b.ec2();
+    let amazon = ec2
+        .describe_images(DescribeImagesRequest::new().owner(Owner::Alias(OwnerAlias::Amazon)))
+        .await
+        .unwrap();
+    let parent = amazon.items.first().expect("moto's public catalogue");
+    let instance = ec2
+        .run_instances(RunInstancesRequest::new(parent.id.clone()))
+        .await
+        .unwrap()
+        .remove(0);
+    let stem = unique("filters");
+    let key = format!("{stem}-flavour");
+    let mut ids = Vec::new();
+    for flavour in ["alpha", "beta"] {
+        let mut req = CreateImageRequest::new(instance.id.clone(), format!("{stem}-{flavour}-1"));
+        req.image_tags.insert(key.clone(), flavour.into());
+        ids.push(ec2.create_image(req).await.unwrap());
+    }
+    let owned = || DescribeImagesRequest::new().owner(Owner::SelfAccount);
+    let by_name = ec2
+        .describe_all_images(owned().filter(ami_core::api::Filter::new(
+            "name",
+            [format!("{stem}-alpha-*")],
+        )))
+        .await
+        .unwrap();
+    let names: Vec<&str> = by_name.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(names, [ids[0].as_str()]);
+    let by_tag = ec2
+        .describe_all_images(owned().filter(ami_core::api::Filter::tag(&key, "beta")))
+        .await
+        .unwrap();
+    let tagged: Vec<&str> = by_tag.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(tagged, [ids[1].as_str()]);
+    for id in ids {
+        ec2.deregister_image(DeregisterImageRequest::new(id))
+            .await
+            .unwrap();
+    }
+    ec2.terminate_instances(vec![instance.id]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_is_found_by_id_arn_and_alias_and_aliases_are_unique() {
+    let Some(url) = endpoint("a_key_is_found_by_id_arn_and_alias_and_aliases_are_unique") else {
+        return;
+    };
+    let b = backend(&url).await;
+    let kms = b.kms();
+    let key = kms
+        .create_key(ami_core::api::CreateKeyRequest::new("probe"))
+        .await
+        .unwrap();
+    for r in [
+        ami_core::KmsKeyRef::parse(&key.key_id).unwrap(),
+        key.arn.clone(),
+    ] {
+        let got = kms.describe_key(r).await.unwrap();
+        assert_eq!(got.arn, key.arn);
+        assert_eq!(got.description, "probe");
+    }
+    let alias = format!("alias/{}", unique("probe"));
+    kms.create_alias(alias.clone(), key.arn.clone())
+        .await
+        .unwrap();
+    let by_alias = kms
+        .describe_key(ami_core::KmsKeyRef::parse(&alias).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(by_alias.key_id, key.key_id);
+    let again = kms
+        .create_alias(alias.clone(), key.arn.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(again, Error::Conflict(_)), "{again:?}");
+    assert_eq!(again.code(), "AlreadyExistsException");
+}
