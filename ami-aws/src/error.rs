@@ -7,7 +7,6 @@ use std::error::Error as StdError;
 use ami_core::{Error, ServiceError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The pseudo error code of errors in the client's own configuration or in a request the SDK
@@ -45,7 +44,7 @@ where
             let message = service
                 .message()
                 .map(str::to_owned)
-                .unwrap_or_else(|| DisplayErrorContext(service).to_string());
+                .unwrap_or_else(|| chain(service));
             match service.code() {
                 Some(code) => Error::from_code(code, message),
                 None if status >= 500 => Error::Internal(ServiceError::new(
@@ -64,7 +63,7 @@ where
                 INVALID_RESPONSE,
                 format!(
                     "HTTP {status}: the response could not be read: {}",
-                    DisplayErrorContext(&err)
+                    chain(&err)
                 ),
             );
             if status >= 500 {
@@ -77,14 +76,14 @@ where
             message: format!(
                 "the request timed out (see AwsConfig::operation_timeout and \
                  AwsConfig::operation_attempt_timeout): {}",
-                DisplayErrorContext(&err)
+                chain(&err)
             ),
         },
         SdkError::DispatchFailure(_) => Error::Transport {
             message: format!(
                 "the request could not be sent (check the endpoint URL, the network and the \
                  credentials): {}",
-                DisplayErrorContext(&err)
+                chain(&err)
             ),
         },
         SdkError::ConstructionFailure(_) => Error::InvalidParameter(ServiceError::new(
@@ -92,14 +91,26 @@ where
             format!(
                 "the request could not be built (check the Region, the endpoint URL and the \
                  parameters): {}",
-                DisplayErrorContext(&err)
+                chain(&err)
             ),
         )),
-        _ => Error::Other(ServiceError::new(
-            "Unknown",
-            DisplayErrorContext(&err).to_string(),
-        )),
+        _ => Error::Other(ServiceError::new("Unknown", chain(&err))),
     }
+}
+
+/// An error and its sources, joined with `: `, each said once (the SDK's errors often repeat
+/// their source in their own message).
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// An error in the client's configuration, with code [`INVALID_CLIENT_CONFIGURATION`].
@@ -437,6 +448,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unparseable_error_body_reads_cleanly() {
+        // moto answers NotImplementedError with an HTML 500 page.
+        let e = DescribeImagesError::unhandled("error parsing XML: no root element");
+        let err = map_sdk_error(SdkError::service_error(e, response(500)));
+        assert!(matches!(err, Error::Internal(_)), "{err:?}");
+        assert_eq!(err.code(), "Unknown");
+        assert!(
+            err.message()
+                .starts_with("HTTP 500 without an error code: "),
+            "{}",
+            err.message()
+        );
+        assert!(
+            err.message().contains("no root element"),
+            "{}",
+            err.message()
+        );
+        assert!(!err.message().contains("Unhandled {"), "{}", err.message());
+    }
+
+    #[test]
     fn unreadable_responses_keep_the_status() {
         let err = map_sdk_error::<DescribeImagesError>(SdkError::response_error(
             "not XML",
@@ -472,6 +504,17 @@ mod tests {
         assert!(matches!(err, Error::Transport { .. }), "{err:?}");
         assert!(
             err.message().contains("connection refused"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            err.message().matches("connection refused").count(),
+            1,
+            "each cause is said once: {}",
+            err.message()
+        );
+        assert!(
+            !err.message().contains("ConnectorError {"),
             "{}",
             err.message()
         );
