@@ -33,8 +33,7 @@ use crate::id::{AccountId, ImageId, InstanceId, Region, SnapshotId};
 use crate::model::{
     DeleteSnapshotOutcome, Image, ImageState, InstanceState, LaunchPermission, Tags,
 };
-use crate::ops::distribute::retry::{hash_str, retry};
-use crate::ops::distribute::RetryPolicy;
+use crate::ops::retry::{hash_str, retry, RetryPolicy};
 use crate::time::Timestamp;
 
 /// Which images form a family.
@@ -410,10 +409,10 @@ impl Usage {
         let result = async {
             let ec2 = connector.ec2(account, region)?;
             retry(
+                "DescribeInstances",
                 policy,
                 policy.max_attempts,
-                hash_str(account.as_str()),
-                "DescribeInstances",
+                Some(hash_str(account.as_str())),
                 || ec2.describe_all_instances(DescribeInstancesRequest::new().max_results(1000)),
             )
             .await
@@ -460,10 +459,10 @@ impl Usage {
         let perms = async {
             let ec2 = connector.ec2(&image.owner, region)?;
             retry(
+                "DescribeImageAttribute",
                 retry_policy,
                 retry_policy.max_attempts,
-                hash_str(image.id.as_str()),
-                "DescribeImageAttribute",
+                Some(hash_str(image.id.as_str())),
                 || ec2.describe_launch_permissions(image.id.clone()),
             )
             .await
@@ -541,10 +540,10 @@ pub async fn plan(connector: &dyn Connector, policy: &RetentionPolicy) -> Result
                 .include_disabled(true)
                 .max_results(1000);
             let images = retry(
+                "DescribeImages",
                 &retry_policy,
                 retry_policy.max_attempts,
-                hash_str(region.as_str()),
-                "DescribeImages",
+                Some(hash_str(region.as_str())),
                 || ec2.describe_all_images(req.clone()),
             )
             .await
@@ -770,10 +769,10 @@ pub async fn apply(
         };
         let ec2 = connector.ec2(&d.account, &d.region)?;
         let image = match retry(
+            "DescribeImages",
             &rp,
             rp.max_attempts,
-            hash_str(d.image_id.as_str()),
-            "DescribeImages",
+            Some(hash_str(d.image_id.as_str())),
             || ec2.describe_image(&d.image_id),
         )
         .await
@@ -839,20 +838,24 @@ pub async fn apply(
                 RetireStage::Deprecate => {
                     // AWS: the time cannot be in the past, and is rounded to the minute.
                     let at = connector.clock().now().add(Duration::from_secs(60));
-                    retry(&rp, rp.max_attempts, salt, "EnableImageDeprecation", || {
-                        ec2.enable_image_deprecation(id.clone(), at)
-                    })
+                    retry(
+                        "EnableImageDeprecation",
+                        &rp,
+                        rp.max_attempts,
+                        Some(salt),
+                        || ec2.enable_image_deprecation(id.clone(), at),
+                    )
                     .await
                 }
                 RetireStage::Disable => {
-                    retry(&rp, rp.max_attempts, salt, "DisableImage", || {
+                    retry("DisableImage", &rp, rp.max_attempts, Some(salt), || {
                         ec2.disable_image(id.clone())
                     })
                     .await
                 }
                 RetireStage::Deregister => {
                     let req = DeregisterImageRequest::new(id.clone()).with_snapshots();
-                    match retry(&rp, rp.max_attempts, salt, "DeregisterImage", || {
+                    match retry("DeregisterImage", &rp, rp.max_attempts, Some(salt), || {
                         ec2.deregister_image(req.clone())
                     })
                     .await

@@ -11,7 +11,6 @@ use tokio::sync::Semaphore;
 use super::manifest::{Manifest, ManifestEntry, SkippedDestination};
 use super::plan::{DistributionPlan, PlannedCopy};
 use super::progress::{DestProgress, Progress};
-use super::retry::{hash_str, retry};
 use super::rollback::undo_destination;
 use super::spec::{Destination, Protection};
 use super::{DistributeOptions, FailurePolicy};
@@ -20,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, Region};
 use crate::model::{CreateVolumePermission, Image, ImageState, LaunchPermission};
 use crate::ops::journal::{JournalEntry, JournalStore, KeyAccessRecord};
+use crate::ops::retry::{hash_str, retry};
 use crate::ops::share::{self, ShareSpec};
 
 /// Why a destination stopped.
@@ -98,23 +98,39 @@ impl<'a> Run<'a> {
         Fut: std::future::Future<Output = Result<T>>,
     {
         let salt = hash_str(&format!("{}/{d}/{what}", self.plan.run_id));
-        retry(&self.options.retry, self.options.attempts(), salt, what, f)
-            .await
-            .map_err(|(e, n)| {
-                if n > 1 {
-                    Error::from_code(
-                        e.code(),
-                        format!("{d}: {what} failed {n} times: {}", e.message()),
-                    )
-                    .with_kind_of(e)
-                } else {
-                    e
-                }
-            })
+        retry(
+            what,
+            &self.options.retry,
+            self.options.attempts(),
+            Some(salt),
+            f,
+        )
+        .await
+        .map_err(|(e, n)| {
+            if n > 1 {
+                Error::from_code(
+                    e.code(),
+                    format!("{d}: {what} failed {n} times: {}", e.message()),
+                )
+                .with_kind_of(e)
+            } else {
+                e
+            }
+        })
     }
 
     /// Polls until the image is available; fails fast on `failed`; stops polling as soon as the
     /// run is halted or the Region skipped.
+    ///
+    /// Not built on [`ops::wait`](crate::ops::wait): a retry bound for transient errors would
+    /// honour `SkipRegion { after_attempts }`, but the rest of this loop's contract would change.
+    /// It checks between polls whether the run was halted or the Region skipped (another
+    /// destination's failure must stop this one before its next call; `ops::wait` has no such
+    /// hook), it reports a copy that ends `deregistered`, `disabled` or `transient` as
+    /// [`Error::ImageFailed`] with the state as reason (the manifest and the skipped-Region
+    /// reasons name it), where `ops::wait` answers `InvalidAMIID.Unavailable` or keeps waiting,
+    /// and its deadline (`copy_timeout`, unbounded, read from the connector's clock) is not
+    /// capped at `ops::wait::MAX_TIMEOUT`.
     async fn wait_available(
         &self,
         d: &Destination,

@@ -47,7 +47,6 @@ mod apply;
 mod manifest;
 mod plan;
 mod progress;
-pub(crate) mod retry;
 mod rollback;
 mod spec;
 
@@ -55,10 +54,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ops::retry::RetryPolicy;
 pub use apply::{apply, resume};
 pub use manifest::{Manifest, ManifestEntry, SkippedDestination};
 pub use plan::{plan, DistributionPlan, PlannedCopy, RUN_TAG};
-pub use retry::RetryPolicy;
 pub use rollback::{rollback, RollbackReport};
 pub use spec::{AccountCopies, Destination, DistributionSpec, Protection, SourceImage};
 

@@ -9,12 +9,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::retry::{hash_str, mix, retry, RetryPolicy};
 use super::spec::{Destination, DistributionSpec, Protection, SourceImage};
 use crate::api::{Connector, CopyImageRequest, DescribeImagesRequest, Ec2Ext, Filter, Owner};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ClientToken, KmsKeyRef, Region, SnapshotId};
 use crate::model::{Encryption, ImageState, KeyManager, KeyState, LaunchPermission, Tags};
+use crate::ops::retry::{hash_str, mix, retry, RetryPolicy};
 use crate::rules::{check_name_available, validate_image_name};
 use crate::time::Timestamp;
 
@@ -307,7 +307,7 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
     let call = |e: (Error, u32)| e.0;
     let src = &spec.source;
     let src_ec2 = connector.ec2(&src.account, &src.region)?;
-    let image = retry(&policy, attempts, 1, "DescribeImages", || {
+    let image = retry("DescribeImages", &policy, attempts, Some(1), || {
         src_ec2.describe_image(&src.image_id)
     })
     .await
@@ -465,7 +465,7 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
                         continue;
                     }
                 };
-                match retry(&policy, attempts, 2, "DescribeKey", || kms.describe_key(k.clone())).await {
+                match retry("DescribeKey", &policy, attempts, Some(2), || kms.describe_key(k.clone())).await {
                     Err((e, _)) => problems.push(problem(
                         e.code(),
                         at(format!("key {k} cannot be used: {}; create it in {} or fix the reference", e.message(), d.region)),
@@ -512,7 +512,7 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
             .owner(Owner::SelfAccount)
             .filter(Filter::new("name", [c.name.clone()]))
             .include_disabled(true);
-        match retry(&policy, attempts, 3, "DescribeImages", || {
+        match retry("DescribeImages", &policy, attempts, Some(3), || {
             ec2.describe_all_images(req.clone())
         })
         .await
