@@ -504,6 +504,23 @@ mod tests {
         let ec2 = backend.ec2_in(&Region::parse("eu-west-1").unwrap());
         assert_eq!(ami_core::Ec2::region(&ec2).as_str(), "eu-west-1");
         assert!(ec2.resolves_keys_with_kms());
+        // The settings reach the clients.
+        let conf = ec2.sdk_client().config();
+        assert_eq!(conf.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(conf.retry_config().unwrap().max_attempts(), 2);
+        assert_eq!(
+            conf.timeout_config().unwrap().operation_timeout(),
+            Some(Duration::from_secs(5))
+        );
+        let kms = backend.kms();
+        assert_eq!(
+            kms.sdk_client()
+                .config()
+                .retry_config()
+                .unwrap()
+                .max_attempts(),
+            2
+        );
     }
 
     #[tokio::test]
