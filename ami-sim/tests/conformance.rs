@@ -128,3 +128,60 @@ async fn a_missing_capability_skips_with_its_reason() {
         "{report}"
     );
 }
+
+/// A backend that answers an unknown id with success fails the check with a message naming the
+/// call and the expected code; a backend that panics fails only that check, and the runner goes
+/// on to the next one.
+#[tokio::test(start_paused = true)]
+async fn the_runner_reports_wrong_answers_and_panics_per_check() {
+    use ami_core::api::{MockEc2, MockKms, Page};
+
+    let account: AccountId = OWNER.parse().unwrap();
+    let region: Region = "us-east-1".parse().unwrap();
+    let mut ec2 = MockEc2::new();
+    ec2.expect_account().return_const(account.clone());
+    ec2.expect_region().return_const(region.clone());
+    // Wrong: an unknown image is "found" with no items instead of InvalidAMIID.NotFound.
+    ec2.expect_describe_images()
+        .returning(|_| Ok(Page::last(Vec::new())));
+    // Every other call panics (no expectation set), as a buggy backend might.
+    let mut kms = MockKms::new();
+    kms.expect_account().return_const(account);
+    kms.expect_region().return_const(region);
+    let base = "ami-0123456789abcdef0".parse().unwrap();
+    let ctx = Ctx::new(
+        Scope::new(Arc::new(ec2), Arc::new(kms)),
+        base,
+        Arc::new(ami_core::VirtualClock::new(
+            ami_core::VirtualClock::DEFAULT_EPOCH,
+        )),
+    )
+    .with_backend("broken");
+    let report = conformance::run_matching(&ctx, |n| {
+        matches!(
+            n,
+            "check_unknown_ids" | "check_launch_from_image" | "check_malformed_ids"
+        )
+    })
+    .await;
+    let failed = report.failed();
+    assert_eq!(failed.len(), 2, "{report}");
+    assert_eq!(failed[0].0, "check_launch_from_image");
+    assert!(failed[0].1.starts_with("panicked: "), "{}", failed[0].1);
+    assert_eq!(failed[1].0, "check_unknown_ids");
+    assert!(
+        failed[1].1.starts_with(
+            "DescribeImages of an unknown id: expected InvalidAMIID.NotFound, got success"
+        ),
+        "{}",
+        failed[1].1
+    );
+    // The check that needs no backend still ran after the failures.
+    assert_eq!(report.passed(), ["check_malformed_ids"]);
+    assert!(
+        report
+            .to_string()
+            .ends_with("broken: 1 passed, 2 failed, 0 skipped"),
+        "{report}"
+    );
+}
