@@ -13,6 +13,7 @@ use ami_core::{
     Region, Result, Snapshot, SnapshotId, Tags, Timestamp,
 };
 use async_trait::async_trait;
+use aws_sdk_ec2::operation::modify_snapshot_attribute::builders::ModifySnapshotAttributeFluentBuilder as ModifySnapshotAttribute;
 use aws_sdk_ec2::types as sdk;
 
 use crate::convert::{self, VolumeFacts};
@@ -170,6 +171,25 @@ fn ids<T: AsRef<str>>(v: &[T]) -> Option<Vec<String>> {
 fn tag_specs(specs: [Option<sdk::TagSpecification>; 2]) -> Option<Vec<sdk::TagSpecification>> {
     let v: Vec<_> = specs.into_iter().flatten().collect();
     (!v.is_empty()).then_some(v)
+}
+
+/// ModifySnapshotAttribute in the `OperationType` + `UserId.N`/`UserGroup.N` form.
+fn legacy_volume_permissions(
+    call: ModifySnapshotAttribute,
+    op: sdk::OperationType,
+    perms: &[CreateVolumePermission],
+) -> ModifySnapshotAttribute {
+    let users: Vec<String> = perms
+        .iter()
+        .filter_map(|p| match p {
+            CreateVolumePermission::Account(a) => Some(a.as_str().to_owned()),
+            CreateVolumePermission::Public => None,
+        })
+        .collect();
+    let public = perms.contains(&CreateVolumePermission::Public);
+    call.operation_type(op)
+        .set_user_ids((!users.is_empty()).then_some(users))
+        .set_group_names(public.then(|| vec!["all".to_owned()]))
 }
 
 fn new_image_id(id: Option<&str>) -> Result<ImageId> {
@@ -685,21 +705,34 @@ impl Ec2 for AwsEc2 {
         id: SnapshotId,
         changes: PermissionChanges<CreateVolumePermission>,
     ) -> Result<()> {
-        let list = |v: &[CreateVolumePermission]| {
-            (!v.is_empty()).then(|| v.iter().map(convert::volume_permission_to_sdk).collect())
-        };
-        let mods = sdk::CreateVolumePermissionModifications::builder()
-            .set_add(list(&changes.add))
-            .set_remove(list(&changes.remove))
-            .build();
-        self.client
+        let call = self
+            .client
             .modify_snapshot_attribute()
             .snapshot_id(id.as_str())
-            .attribute(sdk::SnapshotAttributeName::CreateVolumePermission)
-            .create_volume_permission(mods)
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
+            .attribute(sdk::SnapshotAttributeName::CreateVolumePermission);
+        // AWS takes either OperationType + UserId.N/UserGroup.N or CreateVolumePermission
+        // Add/Remove lists. A change in one direction goes in the first form, which every AWS
+        // implementation reads (moto reads only that one); a mixed change, which AWS refuses,
+        // goes in the second so that AWS answers with its own error.
+        let call = match (changes.add.is_empty(), changes.remove.is_empty()) {
+            (false, true) => legacy_volume_permissions(call, sdk::OperationType::Add, &changes.add),
+            (true, false) => {
+                legacy_volume_permissions(call, sdk::OperationType::Remove, &changes.remove)
+            }
+            _ => {
+                let list = |v: &[CreateVolumePermission]| {
+                    (!v.is_empty())
+                        .then(|| v.iter().map(convert::volume_permission_to_sdk).collect())
+                };
+                call.create_volume_permission(
+                    sdk::CreateVolumePermissionModifications::builder()
+                        .set_add(list(&changes.add))
+                        .set_remove(list(&changes.remove))
+                        .build(),
+                )
+            }
+        };
+        call.send().await.map_err(map_sdk_error)?;
         Ok(())
     }
 }

@@ -12,8 +12,8 @@ use ami_core::api::{
 };
 use ami_core::model::{KeyPolicyStatement, KmsAction};
 use ami_core::{
-    AccountId, Connector, Ec2, Ec2Ext, Error, ImageId, ImageState, KeyManager, Kms, KmsExt,
-    LaunchPermission, OwnerAlias, Region,
+    AccountId, Connector, CreateVolumePermission, Ec2, Ec2Ext, Error, ImageId, ImageState,
+    KeyManager, Kms, KmsExt, LaunchPermission, OwnerAlias, Region,
 };
 
 fn endpoint(test: &str) -> Option<String> {
@@ -319,4 +319,55 @@ async fn a_key_is_found_by_id_arn_and_alias_and_aliases_are_unique() {
         .unwrap_err();
     assert!(matches!(again, Error::Conflict(_)), "{again:?}");
     assert_eq!(again.code(), "AlreadyExistsException");
+}
+
+#[tokio::test]
+async fn snapshot_permissions_reach_moto() {
+    let Some(url) = endpoint("snapshot_permissions_reach_moto") else {
+        return;
+    };
+    let b = backend(&url).await;
+    let ec2 = b.ec2();
+    let amazon = ec2
+        .describe_images(DescribeImagesRequest::new().owner(Owner::Alias(OwnerAlias::Amazon)))
+        .await
+        .unwrap();
+    let parent = amazon.items.first().expect("moto's public catalogue");
+    let instance = ec2
+        .run_instances(RunInstancesRequest::new(parent.id.clone()))
+        .await
+        .unwrap()
+        .remove(0);
+    let id = ec2
+        .create_image(CreateImageRequest::new(
+            instance.id.clone(),
+            unique("snapperms"),
+        ))
+        .await
+        .unwrap();
+    let image = ec2.describe_image(&id).await.unwrap();
+    let snap = image.snapshot_ids()[0].clone();
+    let consumer = CreateVolumePermission::Account(AccountId::parse("444455556666").unwrap());
+    ec2.modify_snapshot_permissions(snap.clone(), PermissionChanges::add([consumer.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ec2.describe_snapshot_permissions(snap.clone())
+            .await
+            .unwrap(),
+        [consumer.clone()]
+    );
+    ec2.modify_snapshot_permissions(snap.clone(), PermissionChanges::remove([consumer]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ec2.describe_snapshot_permissions(snap.clone())
+            .await
+            .unwrap(),
+        []
+    );
+    ec2.deregister_image(DeregisterImageRequest::new(id))
+        .await
+        .unwrap();
+    ec2.terminate_instances(vec![instance.id]).await.unwrap();
 }

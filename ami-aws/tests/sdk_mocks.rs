@@ -14,9 +14,9 @@ use ami_core::model::{
     SnapshotState,
 };
 use ami_core::{
-    AccountId, BlockDevice, DeregistrationProtection, Ec2, Ec2Ext, Encryption, Error, Image,
-    ImageId, ImageState, KeyManager, Kms, KmsKeyRef, LaunchPermission, ProductCode, Region,
-    SnapshotId, Timestamp,
+    AccountId, BlockDevice, CreateVolumePermission, DeregistrationProtection, Ec2, Ec2Ext,
+    Encryption, Error, Image, ImageId, ImageState, KeyManager, Kms, KmsKeyRef, LaunchPermission,
+    ProductCode, Region, SnapshotId, Timestamp,
 };
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::copy_image::CopyImageError;
@@ -27,6 +27,9 @@ use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
 use aws_sdk_ec2::operation::describe_volumes::DescribeVolumesOutput;
 use aws_sdk_ec2::operation::modify_image_attribute::ModifyImageAttributeOutput;
+use aws_sdk_ec2::operation::modify_snapshot_attribute::{
+    ModifySnapshotAttributeError, ModifySnapshotAttributeOutput,
+};
 use aws_sdk_ec2::types as ec2t;
 use aws_sdk_kms::operation::create_grant::CreateGrantOutput;
 use aws_sdk_kms::operation::create_key::CreateKeyOutput;
@@ -1076,4 +1079,73 @@ async fn create_key_sends_the_policy_as_json() {
     assert!(key.multi_region);
     assert!(key.arn.is_multi_region());
     assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn snapshot_permission_changes_use_the_operation_type_form_when_one_directional() {
+    let add = mock!(aws_sdk_ec2::Client::modify_snapshot_attribute)
+        .match_requests(|r| {
+            r.operation_type() == Some(&ec2t::OperationType::Add)
+                && r.user_ids() == [OTHER.to_owned()]
+                && r.group_names() == ["all".to_owned()]
+                && r.create_volume_permission().is_none()
+                && r.attribute() == Some(&ec2t::SnapshotAttributeName::CreateVolumePermission)
+        })
+        .then_output(|| ModifySnapshotAttributeOutput::builder().build());
+    let remove = mock!(aws_sdk_ec2::Client::modify_snapshot_attribute)
+        .match_requests(|r| {
+            r.operation_type() == Some(&ec2t::OperationType::Remove)
+                && r.user_ids() == [OTHER.to_owned()]
+                && r.group_names().is_empty()
+        })
+        .then_output(|| ModifySnapshotAttributeOutput::builder().build());
+    // AWS refuses add and remove in one call; the structured form lets AWS say so.
+    let mixed = mock!(aws_sdk_ec2::Client::modify_snapshot_attribute)
+        .match_requests(|r| {
+            r.operation_type().is_none()
+                && r.create_volume_permission().is_some_and(|m| {
+                    m.add().len() == 1
+                        && m.add()[0].user_id() == Some(OTHER)
+                        && m.remove().len() == 1
+                        && m.remove()[0].group() == Some(&ec2t::PermissionGroup::All)
+                })
+        })
+        .then_error(|| {
+            ModifySnapshotAttributeError::generic(ec2_error(
+                "InvalidParameterCombination",
+                "You cannot add and remove permissions in the same request",
+            ))
+        });
+    let ec2 = AwsEc2::new(
+        mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&add, &remove, &mixed]),
+        me(),
+        region(),
+    );
+    let snap = SnapshotId::parse("snap-0123456789abcdef0").unwrap();
+    let other = CreateVolumePermission::Account(AccountId::parse(OTHER).unwrap());
+    ec2.modify_snapshot_permissions(
+        snap.clone(),
+        PermissionChanges::add([other.clone(), CreateVolumePermission::Public]),
+    )
+    .await
+    .unwrap();
+    ec2.modify_snapshot_permissions(snap.clone(), PermissionChanges::remove([other.clone()]))
+        .await
+        .unwrap();
+    let err = ec2
+        .modify_snapshot_permissions(
+            snap,
+            PermissionChanges {
+                add: vec![other],
+                remove: vec![CreateVolumePermission::Public],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameterCombination");
+    assert!(matches!(err, Error::InvalidParameter(_)), "{err:?}");
+    assert_eq!(
+        (add.num_calls(), remove.num_calls(), mixed.num_calls()),
+        (1, 1, 1)
+    );
 }
