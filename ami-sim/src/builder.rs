@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use ami_core::rules::Membership;
 use ami_core::{AccountId, OrganizationArn, OrganizationalUnitArn, Region, Result, VirtualClock};
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use crate::faults::FaultPlan;
 use crate::sim::{Inner, Sim};
@@ -288,10 +286,10 @@ impl SimBuilder {
             accounts.insert(account, membership);
         }
         let clock = VirtualClock::new(VirtualClock::DEFAULT_EPOCH);
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let id_seq = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        let mut streams = crate::streams::Streams::new(self.seed);
+        let id_seq = streams.id_bits();
         let mut state = State {
-            rng,
+            streams,
             id_seq,
             regions: region_set,
             accounts,

@@ -7,8 +7,9 @@ use ami_core::{AccountId, Region, Timestamp};
 
 use crate::log::Op;
 
-/// Fault probabilities, all zero by default. Draws come from the simulator's seeded generator,
-/// so the same seed and calls fail the same way.
+/// Fault probabilities, all zero by default. Draws come from seeded streams of their own, apart
+/// from the one ids come from, so the same seed and calls fail the same way, and retrying a
+/// failed call until it succeeds leaves every resource id as in the fault-free run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultPlan {
     /// Probability that any call is throttled (`RequestLimitExceeded`).

@@ -7,7 +7,8 @@
 //! checked across accounts at use time; errors carry AWS's exact codes. Deliberate copies of
 //! AWS behaviour are marked `// AWS:` in the source, naming the rule of the reference.
 //!
-//! Everything is deterministic: ids and random faults come from the seed, time is tokio's
+//! Everything is deterministic: ids and random faults come from the seed, each kind from its
+//! own stream (so retried faults never change ids), time is tokio's
 //! (virtual in a paused runtime), and the same seed and calls give the same [`call
 //! log`](Sim::call_log).
 //!
@@ -99,6 +100,7 @@ mod kms;
 mod log;
 mod sim;
 mod state;
+mod streams;
 
 pub use builder::{Quotas, SimBuilder};
 pub use faults::{FaultPlan, Scope};

@@ -446,12 +446,12 @@ fn pre_checks(st: &mut State, op: Op, ctx: &Ctx) -> Option<Error> {
         return Some(err(&f.code, format!("scripted fault on {op}")));
     }
     let throttle = st.faults.throttle_for(op);
-    if st.chance(throttle) {
+    if st.streams.call_fault(throttle) {
         // AWS: §8 "Throttling": RequestLimitExceeded, retryable.
         return Some(err("RequestLimitExceeded", "Request limit exceeded."));
     }
     let internal = st.faults.internal_for(op);
-    if st.chance(internal) {
+    if st.streams.call_fault(internal) {
         return Some(err(
             "InternalError",
             "An internal error has occurred (simulated).",

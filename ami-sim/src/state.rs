@@ -11,8 +11,6 @@ use ami_core::{
     InstanceState, KmsKey, LaunchGuard, LaunchPermission, ProductCode, Region, Snapshot,
     SnapshotId, StateReason, Timestamp, VolumeId,
 };
-use rand::{Rng, RngCore};
-use rand_chacha::ChaCha8Rng;
 
 use crate::builder::Quotas;
 use crate::faults::{FaultPlan, Outage, ScriptedFault};
@@ -123,7 +121,8 @@ pub(crate) struct TokenRec {
 /// The whole simulated AWS.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub rng: ChaCha8Rng,
+    /// Independent random streams (ids, call faults, image outcomes).
+    pub streams: crate::streams::Streams,
     /// The resource id counter (see `next_unique`), started at a seeded offset.
     pub id_seq: u128,
     pub regions: BTreeSet<Region>,
@@ -172,7 +171,7 @@ impl State {
     // ---- ids -------------------------------------------------------------------------------
 
     fn next_u128(&mut self) -> u128 {
-        (u128::from(self.rng.next_u64()) << 64) | u128::from(self.rng.next_u64())
+        self.streams.id_bits()
     }
 
     /// The next resource id number: a bijective scramble of a counter started at a seeded
@@ -227,17 +226,6 @@ impl State {
     pub fn new_grant_id(&mut self) -> String {
         let (a, b) = (self.next_u128(), self.next_u128());
         format!("{a:032x}{b:032x}")
-    }
-
-    /// A draw in `[0, 1)`.
-    pub fn draw(&mut self) -> f64 {
-        self.rng.random::<f64>()
-    }
-
-    /// `true` with probability `p` (no draw at all when `p` is zero, so a fault-free plan
-    /// leaves the id sequence untouched).
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.draw() < p
     }
 
     // ---- time ------------------------------------------------------------------------------

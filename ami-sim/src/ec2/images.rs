@@ -84,7 +84,7 @@ impl State {
 
     fn planned_failure(&mut self) -> Option<StateReason> {
         let p = self.faults.image_failure;
-        self.chance(p).then(|| StateReason {
+        self.streams.image_failure(p).then(|| StateReason {
             code: "Server.InternalError".into(),
             message: "Internal error on image creation (simulated fault)".into(),
         })
