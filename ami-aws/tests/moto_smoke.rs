@@ -355,7 +355,7 @@ async fn snapshot_permissions_reach_moto() {
         ec2.describe_snapshot_permissions(snap.clone())
             .await
             .unwrap(),
-        [consumer.clone()]
+        std::slice::from_ref(&consumer)
     );
     ec2.modify_snapshot_permissions(snap.clone(), PermissionChanges::remove([consumer]))
         .await
