@@ -44,15 +44,9 @@ fn unique_prefix(tag: &str) -> String {
     format!("{tag}{}-{secs}", std::process::id())
 }
 
+/// Prints the table; its last line counts passed, failed and skipped checks.
 fn print_counts(report: &Report) {
     println!("{report}");
-    println!(
-        "conformance on {}: {} passed, {} skipped, {} failed",
-        report.backend,
-        report.passed().len(),
-        report.skipped().len(),
-        report.failed().len()
-    );
 }
 
 /// The clients and context of a moto run: the default account in us-east-1, the same account
