@@ -17,10 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::api::{
-    Connector, CopyImageRequest, DescribeImagesRequest, DescribeSnapshotsRequest, Ec2Ext, Filter,
-    Owner,
-};
+use crate::api::{Connector, CopyImageRequest, DescribeSnapshotsRequest, Ec2Ext, Kms};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ClientToken, ImageId, KmsKeyRef, Region, SnapshotId};
 use crate::model::{
@@ -32,6 +29,7 @@ use crate::rules::{
 };
 
 use super::bake::check_tags;
+use super::images::images_named;
 use super::retry::{derived_token, retry_default};
 use super::wait::{wait_for_new_image, WaitOptions};
 
@@ -375,37 +373,19 @@ pub async fn preflight_adopt(
             }
             let key_region = enc.key.region().unwrap_or_else(|| source_region.clone());
             let kms = connector.kms(consumer, &key_region)?;
-            match retry_default("DescribeKey", || kms.describe_key(enc.key.clone())).await {
-                Ok(key) if key.state == KeyState::Enabled => {}
-                Ok(key) => {
-                    let policy = KeyPolicy::default();
-                    let view = KeyView {
-                        key: &key,
-                        policy: &policy,
-                        grants: &[],
-                    };
-                    if let Err(e) =
-                        check_key_access(view, consumer, &membership, &KmsAction::CONSUMER)
-                    {
-                        pre.blockers.push(blocker(BlockerKind::KeyAccess, e));
-                    }
-                }
-                Err(e) if e.is_not_found() || matches!(e, Error::PermissionDenied(_)) => {
-                    pre.blockers.push(blocker(
-                        BlockerKind::KeyAccess,
-                        Error::from_code(
-                            e.code(),
-                            format!(
-                                "Account {consumer} cannot use key {} of the image's snapshots: its owner, account {}, must allow account {consumer} {} on it (ami_core::ops::share does this). KMS said: {}",
-                                enc.key,
-                                enc.key.account().unwrap_or_else(|| image.owner.clone()),
-                                KmsAction::CONSUMER.iter().map(|a| a.as_policy_action()).collect::<Vec<_>>().join(", "),
-                                e.message()
-                            ),
-                        ),
-                    ));
-                }
-                Err(e) => return Err(e),
+            let owner = enc.key.account().unwrap_or_else(|| image.owner.clone());
+            let unusable = |e: &Error| {
+                format!(
+                    "Account {consumer} cannot use key {} of the image's snapshots: its owner, account {owner}, must allow account {consumer} {} on it (ami_core::ops::share does this). KMS said: {}",
+                    enc.key,
+                    KmsAction::CONSUMER.iter().map(|a| a.as_policy_action()).collect::<Vec<_>>().join(", "),
+                    e.message()
+                )
+            };
+            if let Some(e) =
+                key_unusable(kms.as_ref(), &enc.key, consumer, &membership, unusable).await?
+            {
+                pre.blockers.push(blocker(BlockerKind::KeyAccess, e));
             }
         }
     }
@@ -414,48 +394,23 @@ pub async fn preflight_adopt(
     if let Some(key_ref) = &opts.kms_key {
         let key_region = key_ref.region().unwrap_or_else(|| target_region.clone());
         let kms = connector.kms(consumer, &key_region)?;
-        match retry_default("DescribeKey", || kms.describe_key(key_ref.clone())).await {
-            Ok(key) if key.state == KeyState::Enabled => {}
-            Ok(key) => {
-                let policy = KeyPolicy::default();
-                let view = KeyView {
-                    key: &key,
-                    policy: &policy,
-                    grants: &[],
-                };
-                if let Err(e) = check_key_access(view, consumer, &membership, &KmsAction::CONSUMER)
-                {
-                    pre.blockers.push(blocker(BlockerKind::Yours, e));
-                }
-            }
-            Err(e) if e.is_not_found() || matches!(e, Error::PermissionDenied(_)) => {
-                pre.blockers.push(blocker(
-                    BlockerKind::Yours,
-                    Error::from_code(
-                        e.code(),
-                        format!(
-                            "The key {key_ref} for the copy cannot be used by account {consumer} in {target_region}: {} Name a key of this account in {target_region}.",
-                            e.message()
-                        ),
-                    ),
-                ));
-            }
-            Err(e) => return Err(e),
+        let unusable = |e: &Error| {
+            format!(
+                "The key {key_ref} for the copy cannot be used by account {consumer} in {target_region}: {} Name a key of this account in {target_region}.",
+                e.message()
+            )
+        };
+        if let Some(e) =
+            key_unusable(kms.as_ref(), key_ref, consumer, &membership, unusable).await?
+        {
+            pre.blockers.push(blocker(BlockerKind::Yours, e));
         }
     }
 
     // The name in the target Region, unless an earlier run of this adoption holds it.
     let dst = connector.ec2(consumer, &target_region)?;
     let name = pre.name.clone();
-    let same_name = retry_default("DescribeImages", || {
-        dst.describe_all_images(
-            DescribeImagesRequest::new()
-                .owner(Owner::SelfAccount)
-                .filter(Filter::new("name", [name.clone()]))
-                .include_disabled(true),
-        )
-    })
-    .await?;
+    let same_name = images_named(dst.as_ref(), &name).await?;
     let token = request_token(
         consumer,
         source_region,
@@ -476,6 +431,35 @@ pub async fn preflight_adopt(
     pre.blockers.sort_by_key(|b| b.kind);
     pre.image = Some(image);
     Ok(pre)
+}
+
+/// Why `consumer` cannot use `key` for a copy, if it cannot: a key that is not enabled is judged
+/// by the consumer rules of KMS; a key that cannot be found or described gets its KMS code and
+/// the message `unusable` writes. Other errors (throttling past retries, transport) end the
+/// pre-flight.
+async fn key_unusable(
+    kms: &dyn Kms,
+    key: &KmsKeyRef,
+    consumer: &AccountId,
+    membership: &Membership,
+    unusable: impl FnOnce(&Error) -> String,
+) -> Result<Option<Error>> {
+    match retry_default("DescribeKey", || kms.describe_key(key.clone())).await {
+        Ok(key) if key.state == KeyState::Enabled => Ok(None),
+        Ok(key) => {
+            let policy = KeyPolicy::default();
+            let view = KeyView {
+                key: &key,
+                policy: &policy,
+                grants: &[],
+            };
+            Ok(check_key_access(view, consumer, membership, &KmsAction::CONSUMER).err())
+        }
+        Err(e) if e.is_not_found() || matches!(e, Error::PermissionDenied(_)) => {
+            Ok(Some(Error::from_code(e.code(), unusable(&e))))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn adopted_from(source_region: &Region, image_id: &ImageId) -> String {

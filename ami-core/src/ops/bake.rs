@@ -30,6 +30,7 @@ use crate::lifecycle::{create_image_accepts, create_image_effect, CreateImageEff
 use crate::model::{Image, InstanceState, Snapshot, Tags};
 use crate::rules::{check_name_available, validate_description, validate_image_name};
 
+use super::images::images_named;
 use super::retry::retry_default;
 use super::wait::{wait_for_instance_state, wait_for_new_image, WaitOptions};
 
@@ -288,15 +289,7 @@ pub async fn bake(ec2: &dyn Ec2, req: BakeRequest) -> Result<Baked> {
 /// Refuses a name another image of the account already uses in the Region (CreateImage would
 /// answer `InvalidAMIName.Duplicate` only after the instance was stopped).
 async fn check_name_free(ec2: &dyn Ec2, name: &str) -> Result<()> {
-    let images = retry_default("DescribeImages", || {
-        ec2.describe_all_images(
-            DescribeImagesRequest::new()
-                .owner(Owner::SelfAccount)
-                .filter(Filter::new("name", [name.to_owned()]))
-                .include_disabled(true),
-        )
-    })
-    .await?;
+    let images = images_named(ec2, name).await?;
     check_name_available(name, ec2.account(), ec2.region(), &images)
 }
 
@@ -441,27 +434,45 @@ mod tests {
         ec2
     }
 
+    /// Stop-first up to CreateImage: the running instance is described, its name found free,
+    /// the instance stopped and waited for until stopped.
+    fn expect_stop(ec2: &mut MockEc2, seq: &mut Sequence) {
+        ec2.expect_describe_instances()
+            .times(1)
+            .in_sequence(seq)
+            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
+        ec2.expect_describe_images()
+            .times(1)
+            .in_sequence(seq)
+            .returning(|_| Ok(Page::last(vec![])));
+        ec2.expect_stop_instances()
+            .times(1)
+            .in_sequence(seq)
+            .returning(|_| Ok(change(InstanceState::Running, InstanceState::Stopping)));
+        ec2.expect_describe_instances()
+            .times(1)
+            .in_sequence(seq)
+            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Stopped)])));
+    }
+
+    /// The end of stop-first: the instance started and waited for until running.
+    fn expect_restart(ec2: &mut MockEc2, seq: &mut Sequence) {
+        ec2.expect_start_instances()
+            .times(1)
+            .in_sequence(seq)
+            .returning(|_| Ok(change(InstanceState::Stopped, InstanceState::Pending)));
+        ec2.expect_describe_instances()
+            .times(1)
+            .in_sequence(seq)
+            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
+    }
+
     /// Stop-first on a running instance: stop, wait, CreateImage (tagged), wait, start, wait.
     #[tokio::test(start_paused = true)]
     async fn stop_first_stops_images_and_restarts_in_order() {
         let mut seq = Sequence::new();
         let mut ec2 = base();
-        ec2.expect_describe_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
-        ec2.expect_describe_images()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![])));
-        ec2.expect_stop_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(change(InstanceState::Running, InstanceState::Stopping)));
-        ec2.expect_describe_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Stopped)])));
+        expect_stop(&mut ec2, &mut seq);
         let seen = Arc::new(Mutex::new(None));
         let seen2 = seen.clone();
         ec2.expect_create_image()
@@ -475,14 +486,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(Page::last(vec![image(ImageState::Available)])));
-        ec2.expect_start_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(change(InstanceState::Stopped, InstanceState::Pending)));
-        ec2.expect_describe_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
+        expect_restart(&mut ec2, &mut seq);
 
         let req = BakeRequest::new(instance_id(), "golden").tag("Team", "platform");
         let baked = bake(&ec2, req).await.unwrap();
@@ -640,22 +644,7 @@ mod tests {
     async fn a_failed_image_is_cleaned_up_and_the_instance_restarted() {
         let mut seq = Sequence::new();
         let mut ec2 = base();
-        ec2.expect_describe_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
-        ec2.expect_describe_images()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![])));
-        ec2.expect_stop_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(change(InstanceState::Running, InstanceState::Stopping)));
-        ec2.expect_describe_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Stopped)])));
+        expect_stop(&mut ec2, &mut seq);
         ec2.expect_create_image()
             .times(1)
             .in_sequence(&mut seq)
@@ -675,14 +664,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(Page::last(vec![])));
-        ec2.expect_start_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(change(InstanceState::Stopped, InstanceState::Pending)));
-        ec2.expect_describe_instances()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Page::last(vec![instance(InstanceState::Running)])));
+        expect_restart(&mut ec2, &mut seq);
         let err = bake(&ec2, BakeRequest::new(instance_id(), "golden"))
             .await
             .unwrap_err();

@@ -16,6 +16,7 @@ pub mod adopt;
 pub mod bake;
 pub mod distribute;
 pub mod govern;
+mod images;
 pub mod journal;
 pub mod pipeline;
 pub mod retire;

@@ -27,8 +27,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::api::{
-    Connector, CopyImageRequest, DescribeImagesRequest, DescribeSnapshotsRequest, Ec2, Ec2Ext,
-    Filter, Kms, Owner, PermissionChanges,
+    Connector, CopyImageRequest, DescribeImagesRequest, DescribeSnapshotsRequest, Ec2, Ec2Ext, Kms,
+    Owner, PermissionChanges,
 };
 use crate::error::{Error, Result};
 use crate::id::{
@@ -44,6 +44,7 @@ use crate::rules::{
 };
 
 use super::bake::check_tags;
+use super::images::images_named;
 use super::retry::{derived_token, retry_default};
 use super::wait::{wait_for_new_image, WaitOptions};
 
@@ -107,6 +108,21 @@ impl ShareSpec {
     pub fn allow_copy(mut self, yes: bool) -> Self {
         self.allow_copy = yes;
         self
+    }
+
+    /// The createVolumePermissions the spec stands for on the image's snapshots: its accounts,
+    /// and everyone when it is public (organizations and OUs cannot hold one).
+    fn create_volume_permissions(&self) -> Vec<CreateVolumePermission> {
+        let mut out: Vec<CreateVolumePermission> = self
+            .accounts
+            .iter()
+            .cloned()
+            .map(CreateVolumePermission::Account)
+            .collect();
+        if self.public {
+            out.push(CreateVolumePermission::Public);
+        }
+        out
     }
 
     /// The launch permissions the spec asks for, in order.
@@ -400,6 +416,23 @@ async fn describe_owned_image(ec2: &dyn Ec2, id: &ImageId) -> Result<Image> {
     Ok(image)
 }
 
+/// The image's launch permissions as DescribeImageAttribute lists them, and as a set that
+/// also holds [`LaunchPermission::Public`] when the image is public.
+async fn launch_permissions_of(
+    ec2: &dyn Ec2,
+    image: &Image,
+) -> Result<(Vec<LaunchPermission>, BTreeSet<LaunchPermission>)> {
+    let current = retry_default("DescribeImageAttribute", || {
+        ec2.describe_launch_permissions(image.id.clone())
+    })
+    .await?;
+    let mut current_set: BTreeSet<LaunchPermission> = current.iter().cloned().collect();
+    if image.public {
+        current_set.insert(LaunchPermission::Public);
+    }
+    Ok((current, current_set))
+}
+
 /// Plans sharing `spec.image` (owned by `owner`, in `region`): reads the current grants and
 /// returns what is missing. Refuses, before any change, everything AWS would refuse (AWS
 /// managed key, public encrypted image, block public access, quotas, not the owner, not
@@ -415,14 +448,7 @@ pub async fn plan(
     let ec2 = ec2.as_ref();
     let image = describe_owned_image(ec2, image_id).await?;
     check_not_aws_managed(&image)?;
-    let current = retry_default("DescribeImageAttribute", || {
-        ec2.describe_launch_permissions(image_id.clone())
-    })
-    .await?;
-    let mut current_set: BTreeSet<LaunchPermission> = current.iter().cloned().collect();
-    if image.public {
-        current_set.insert(LaunchPermission::Public);
-    }
+    let (current, current_set) = launch_permissions_of(ec2, &image).await?;
 
     // Launch permissions, judged by the same rule EC2 applies.
     let wanted = spec.launch_permissions();
@@ -468,15 +494,7 @@ pub async fn plan(
     // Snapshot permissions.
     let mut snapshot_permissions = Vec::new();
     if spec.allow_copy {
-        let mut wanted_cvp: Vec<CreateVolumePermission> = spec
-            .accounts
-            .iter()
-            .cloned()
-            .map(CreateVolumePermission::Account)
-            .collect();
-        if spec.public {
-            wanted_cvp.push(CreateVolumePermission::Public);
-        }
+        let wanted_cvp = spec.create_volume_permissions();
         for (snapshot, current) in snapshot_permissions_of(ec2, &image).await? {
             let add: Vec<CreateVolumePermission> = wanted_cvp
                 .iter()
@@ -672,28 +690,8 @@ pub async fn apply(connector: &dyn Connector, plan: &SharePlan) -> Result<()> {
     let image = &plan.image;
     let launch = &plan.launch_permissions;
 
-    if !launch.remove.is_empty() {
-        retry_default("ModifyImageAttribute", || {
-            ec2.modify_launch_permissions(
-                image.clone(),
-                PermissionChanges::remove(launch.remove.clone()),
-            )
-        })
-        .await?;
-        tracing::info!(%image, removed = launch.remove.len(), "launch permissions removed");
-    }
-    for s in &plan.snapshot_permissions {
-        if !s.changes.remove.is_empty() {
-            retry_default("ModifySnapshotAttribute", || {
-                ec2.modify_snapshot_permissions(
-                    s.snapshot.clone(),
-                    PermissionChanges::remove(s.changes.remove.clone()),
-                )
-            })
-            .await?;
-            tracing::info!(snapshot = %s.snapshot, "snapshot permissions removed");
-        }
-    }
+    modify_launch_permissions(ec2, image, PermissionChanges::remove(launch.remove.clone())).await?;
+    modify_snapshot_permissions(ec2, plan, |c| PermissionChanges::remove(c.remove.clone())).await?;
     for k in &plan.key_policies {
         let kms = kms_for(connector, &k.key_owner, &plan.region, &k.key)?;
         let current = retry_default("GetKeyPolicy", || kms.get_key_policy(k.key.clone())).await?;
@@ -706,24 +704,57 @@ pub async fn apply(connector: &dyn Connector, plan: &SharePlan) -> Result<()> {
             tracing::info!(key = %k.key, %image, "key policy updated");
         }
     }
-    for s in &plan.snapshot_permissions {
-        if !s.changes.add.is_empty() {
-            retry_default("ModifySnapshotAttribute", || {
-                ec2.modify_snapshot_permissions(
-                    s.snapshot.clone(),
-                    PermissionChanges::add(s.changes.add.clone()),
-                )
-            })
-            .await?;
-            tracing::info!(snapshot = %s.snapshot, "snapshot permissions added");
-        }
+    modify_snapshot_permissions(ec2, plan, |c| PermissionChanges::add(c.add.clone())).await?;
+    modify_launch_permissions(ec2, image, PermissionChanges::add(launch.add.clone())).await?;
+    Ok(())
+}
+
+/// ModifyImageAttribute with `changes` (only additions or only removals), unless empty.
+async fn modify_launch_permissions(
+    ec2: &dyn Ec2,
+    image: &ImageId,
+    changes: PermissionChanges<LaunchPermission>,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
     }
-    if !launch.add.is_empty() {
-        retry_default("ModifyImageAttribute", || {
-            ec2.modify_launch_permissions(image.clone(), PermissionChanges::add(launch.add.clone()))
+    retry_default("ModifyImageAttribute", || {
+        ec2.modify_launch_permissions(image.clone(), changes.clone())
+    })
+    .await?;
+    tracing::info!(
+        %image,
+        added = changes.add.len(),
+        removed = changes.remove.len(),
+        "launch permissions changed"
+    );
+    Ok(())
+}
+
+/// ModifySnapshotAttribute on every snapshot of the plan, with the part of its changes `part`
+/// picks (only additions or only removals), skipping snapshots where that part is empty.
+async fn modify_snapshot_permissions(
+    ec2: &dyn Ec2,
+    plan: &SharePlan,
+    part: impl Fn(
+        &PermissionChanges<CreateVolumePermission>,
+    ) -> PermissionChanges<CreateVolumePermission>,
+) -> Result<()> {
+    for s in &plan.snapshot_permissions {
+        let changes = part(&s.changes);
+        if changes.is_empty() {
+            continue;
+        }
+        retry_default("ModifySnapshotAttribute", || {
+            ec2.modify_snapshot_permissions(s.snapshot.clone(), changes.clone())
         })
         .await?;
-        tracing::info!(%image, added = launch.add.len(), "launch permissions added");
+        tracing::info!(
+            snapshot = %s.snapshot,
+            added = changes.add.len(),
+            removed = changes.remove.len(),
+            "snapshot permissions changed"
+        );
     }
     Ok(())
 }
@@ -753,14 +784,7 @@ pub async fn plan_revoke(
     let Clients { ec2 } = clients(connector, owner, region)?;
     let ec2 = ec2.as_ref();
     let image = describe_owned_image(ec2, image_id).await?;
-    let current = retry_default("DescribeImageAttribute", || {
-        ec2.describe_launch_permissions(image_id.clone())
-    })
-    .await?;
-    let mut current_set: BTreeSet<LaunchPermission> = current.into_iter().collect();
-    if image.public {
-        current_set.insert(LaunchPermission::Public);
-    }
+    let (_, current_set) = launch_permissions_of(ec2, &image).await?;
     let launch_remove: Vec<LaunchPermission> = spec
         .launch_permissions()
         .into_iter()
@@ -771,15 +795,7 @@ pub async fn plan_revoke(
         .filter(|p| !launch_remove.contains(p))
         .collect();
 
-    let mut unwanted_cvp: Vec<CreateVolumePermission> = spec
-        .accounts
-        .iter()
-        .cloned()
-        .map(CreateVolumePermission::Account)
-        .collect();
-    if spec.public {
-        unwanted_cvp.push(CreateVolumePermission::Public);
-    }
+    let unwanted_cvp = spec.create_volume_permissions();
     let mut snapshot_permissions = Vec::new();
     for (snapshot, (_, perms)) in snapshot_permissions_of(ec2, &image).await? {
         let remove: Vec<CreateVolumePermission> = unwanted_cvp
@@ -959,15 +975,7 @@ pub async fn reencrypt(
         }
     };
     validate_image_name(&name)?;
-    let same_name = retry_default("DescribeImages", || {
-        ec2.describe_all_images(
-            DescribeImagesRequest::new()
-                .owner(Owner::SelfAccount)
-                .filter(Filter::new("name", [name.clone()]))
-                .include_disabled(true),
-        )
-    })
-    .await?;
+    let same_name = images_named(ec2.as_ref(), &name).await?;
     let token = derived_token(
         "reencrypt",
         [

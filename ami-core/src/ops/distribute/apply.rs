@@ -380,6 +380,33 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The planned copies whose Region is not skipped.
+    fn active(&self) -> Vec<&'a PlannedCopy> {
+        let skipped = self.skipped_regions();
+        self.plan
+            .copies
+            .iter()
+            .filter(|c| !skipped.contains_key(&c.destination.region))
+            .collect()
+    }
+
+    /// Settles the outcomes of one phase (`outcomes[i]` is that of `copies[i]`), all of them;
+    /// then the first error, if any, ends the run.
+    fn settle_all(
+        &self,
+        copies: &[&PlannedCopy],
+        outcomes: Vec<std::result::Result<DestProgress, Stop>>,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let mut end = None;
+        for (c, o) in copies.iter().zip(outcomes) {
+            if let Some(e) = self.settle(c, o, progress) {
+                end.get_or_insert(e);
+            }
+        }
+        end.map_or(Ok(()), Err)
+    }
+
     /// Applies the failure policy the moment a destination fails, so the others stop at their
     /// next step (Abort) or the rest of its Region does (SkipRegion): records the failure, and
     /// turns it into the error that ends the run, or into a skip.
@@ -572,11 +599,7 @@ pub async fn apply(
         sems.entry(c.destination.region.clone())
             .or_insert_with(|| Semaphore::new(options.max_copies_per_region));
     }
-    let active: Vec<&PlannedCopy> = plan
-        .copies
-        .iter()
-        .filter(|c| !run.skipped_regions().contains_key(&c.destination.region))
-        .collect();
+    let active = run.active();
     let runner = &run;
     let outcomes = join_all(active.iter().map(|c| {
         let sem = &sems[&c.destination.region];
@@ -587,23 +610,11 @@ pub async fn apply(
         }
     }))
     .await;
-    let mut end = None;
-    for (c, o) in active.iter().zip(outcomes) {
-        if let Some(e) = run.settle(c, o, &mut progress) {
-            end.get_or_insert(e);
-        }
-    }
-    if let Some(e) = end {
-        return Err(e);
-    }
+    run.settle_all(&active, outcomes, &mut progress)?;
 
     // 3. Deregistration protection, once every copy is complete.
     if let Some(protection) = plan.protection {
-        let active: Vec<&PlannedCopy> = plan
-            .copies
-            .iter()
-            .filter(|c| !run.skipped_regions().contains_key(&c.destination.region))
-            .collect();
+        let active = run.active();
         let outcomes = join_all(active.iter().map(|c| {
             let p = progress.of(&c.destination);
             async move {
@@ -612,15 +623,7 @@ pub async fn apply(
             }
         }))
         .await;
-        let mut end = None;
-        for (c, o) in active.iter().zip(outcomes) {
-            if let Some(e) = run.settle(c, o, &mut progress) {
-                end.get_or_insert(e);
-            }
-        }
-        if let Some(e) = end {
-            return Err(e);
-        }
+        run.settle_all(&active, outcomes, &mut progress)?;
     }
 
     // 4. Remove what was made in skipped Regions.

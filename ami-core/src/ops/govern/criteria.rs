@@ -70,16 +70,7 @@ impl ApprovalPolicy {
     /// images are denied) `MaximumDaysSinceDeprecated = 0`. Required tags cannot be expressed;
     /// see [`criteria_unenforced`](Self::criteria_unenforced).
     pub fn image_criteria(&self) -> ImageCriteria {
-        let image_providers = self
-            .allowed_owners()
-            .iter()
-            .map(|a| a.to_string())
-            .chain(
-                self.allowed_owner_aliases()
-                    .iter()
-                    .map(|a| a.as_str().to_owned()),
-            )
-            .collect();
+        let image_providers = self.owner_names();
         let criterion = ImageCriterion {
             image_providers,
             creation_date_condition: self.max_age_days().map(|d| CreationDateCondition {

@@ -41,16 +41,7 @@ impl ApprovalPolicy {
         let image_arn = format!("arn:{}:ec2:*::image/*", opts.partition);
         let mut statements = Vec::new();
         if self.restricts_owners() {
-            let owners: Vec<String> = self
-                .allowed_owners()
-                .iter()
-                .map(|a| a.to_string())
-                .chain(
-                    self.allowed_owner_aliases()
-                        .iter()
-                        .map(|a| a.as_str().to_owned()),
-                )
-                .collect();
+            let owners = self.owner_names();
             statements.push(deny_run(
                 "DenyImageOwnerNotApproved",
                 &image_arn,

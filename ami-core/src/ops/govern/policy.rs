@@ -380,6 +380,20 @@ impl ApprovalPolicy {
         &self.allowed_owner_aliases
     }
 
+    /// The allowed owners as AWS writes them in image-provider lists and `ec2:Owner`
+    /// conditions: the account ids, then the aliases (`amazon`, `aws-marketplace`).
+    pub(crate) fn owner_names(&self) -> Vec<String> {
+        self.allowed_owners
+            .iter()
+            .map(|a| a.to_string())
+            .chain(
+                self.allowed_owner_aliases
+                    .iter()
+                    .map(|a| a.as_str().to_owned()),
+            )
+            .collect()
+    }
+
     /// The maximum age in days, if any.
     pub fn max_age_days(&self) -> Option<u32> {
         self.max_age_days
