@@ -51,7 +51,7 @@ fn print_counts(report: &Report) {
 
 /// The clients and context of a moto run: the default account in us-east-1, the same account
 /// in us-west-2, and a second account reached through moto's STS AssumeRole.
-async fn moto_context(endpoint: &str, capabilities: Capabilities) -> Ctx {
+async fn moto_context(endpoint: &str, capabilities: Capabilities, tag: &str) -> Ctx {
     let backend = AwsConfig::emulator(endpoint.to_owned())
         .max_attempts(1)
         .assume_role_name("conformance")
@@ -71,7 +71,7 @@ async fn moto_context(endpoint: &str, capabilities: Capabilities) -> Ctx {
         .with_second_region(second_region)
         .with_second_account(second_account)
         .with_capabilities(capabilities)
-        .with_prefix(unique_prefix("conf"))
+        .with_prefix(unique_prefix(tag))
         .with_timing(Duration::from_millis(200), Duration::from_secs(60))
         .with_backend("moto")
 }
@@ -84,7 +84,7 @@ async fn conformance_suite_on_moto() {
         println!("skipped: AMI_MOTO_ENDPOINT not set (scripts/test sets it)");
         return;
     };
-    let ctx = moto_context(&endpoint, Capabilities::moto()).await;
+    let ctx = moto_context(&endpoint, Capabilities::moto(), "conf").await;
     let report = conformance::run_all(&ctx).await;
     print_counts(&report);
     assert!(
@@ -108,7 +108,7 @@ async fn every_declared_moto_gap_is_real() {
         return;
     };
     let skipped_with_gaps = {
-        let ctx = moto_context(&endpoint, Capabilities::moto()).await;
+        let ctx = moto_context(&endpoint, Capabilities::moto(), "gapa").await;
         conformance::run_all(&ctx)
             .await
             .skipped()
@@ -116,7 +116,7 @@ async fn every_declared_moto_gap_is_real() {
             .map(|(n, _)| n)
             .collect::<Vec<_>>()
     };
-    let ctx = moto_context(&endpoint, Capabilities::full()).await;
+    let ctx = moto_context(&endpoint, Capabilities::full(), "gapb").await;
     let report = conformance::run_matching(&ctx, |n| skipped_with_gaps.contains(&n)).await;
     println!("{report}");
     let passing: Vec<_> = report.passed();

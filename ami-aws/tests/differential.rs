@@ -160,12 +160,6 @@ const KNOWN: &[Known] = &[
         why: "moto stops a terminated instance instead of refusing with IncorrectInstanceState",
     },
     Known {
-        op: "ModifySnapshotAttribute",
-        sim: "ok:shared [Account(AccountId(\"210987654321\"))]",
-        moto: "ok:shared []",
-        why: "moto reads only the OperationType/UserIds form of ModifySnapshotAttribute and ignores the CreateVolumePermission.Add form ami-aws sends",
-    },
-    Known {
         op: "DescribeImages",
         sim: "ok:deregistered",
         moto: "*",

@@ -52,8 +52,6 @@ pub enum Feature {
     /// DescribeImageAttribute / ModifyImageAttribute of an unknown image answer
     /// `InvalidAMIID.NotFound`.
     UnknownImageAttributes,
-    /// ModifySnapshotAttribute with `CreateVolumePermission.Add/Remove` (the structured form).
-    SnapshotPermissionModifications,
     /// `alias/aws/ebs` is described as an AWS managed key.
     AwsManagedKeys,
     /// KMS grants (CreateGrant, ListGrants, RevokeGrant).
@@ -120,7 +118,6 @@ impl Capabilities {
             .without(DisableImage, "moto does not implement DisableImage/EnableImage")
             .without(CrossAccount, "moto keeps each account's images apart: a grantee never sees a shared image")
             .without(OwnerChecks, "moto does not check that the caller owns the image")
-            .without(SnapshotPermissionModifications, "moto reads only the OperationType/UserIds form of ModifySnapshotAttribute and silently ignores CreateVolumePermission.Add/Remove")
             .without(DeregisteredImageChecks, "moto answers ModifyImageAttribute of a deregistered image with an internal error (HTTP 500)")
             .without(AwsManagedKeys, "moto describes alias/aws/ebs as a customer managed key")
             .without(UnknownImageAttributes, "moto answers DescribeImageAttribute of an unknown image with an internal error (HTTP 500)")

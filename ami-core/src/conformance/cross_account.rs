@@ -143,7 +143,6 @@ async fn not_owner_refused(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 
 async fn cross_account_copy(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     let b = grantee(ctx)?;
-    ctx.require(Feature::SnapshotPermissionModifications)?;
     let image = shared_image(ctx, fx, b).await?;
     let region = ctx.primary.region().clone();
     let name = fx.name("copy");

@@ -171,7 +171,6 @@ async fn snapshot_tags_on_create(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 }
 
 async fn snapshot_permissions(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
-    ctx.require(Feature::SnapshotPermissionModifications)?;
     let ec2 = &ctx.primary.ec2;
     let image = fx.image("snapperm").await?;
     let Some(snap) = image.snapshot_ids().first().map(|s| (*s).clone()) else {
