@@ -2,79 +2,41 @@
 //! account and owns it; the pre-flight names what the owner still has to grant, or why it can
 //! never work, before any CopyImage.
 
-use std::future::Future;
-use std::time::Duration;
-
 use ami_core::api::{PermissionChanges, RunInstancesRequest};
 use ami_core::ops::adopt::{
     adopt, preflight_adopt, AdoptOptions, BlockerKind, TAG_ADOPTED_FROM, TAG_SOURCE_OWNER,
 };
 use ami_core::ops::bake::{bake, BakeRequest, Consistency};
 use ami_core::ops::share::{self, reencrypt, ReencryptRequest, ShareSpec};
-use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{
-    AccountId, CreateVolumePermission, Ec2Ext, ImageId, ImageState, InstanceState, KeyManager,
-    KmsExt, KmsKey, LaunchPermission, Region, Result,
+    CreateVolumePermission, Ec2Ext, ImageId, ImageState, KeyManager, KmsExt, KmsKey,
+    LaunchPermission,
 };
 use ami_sim::{FaultPlan, Op, Sim};
 
+mod common;
+use common::{acct, eu, must, running_instance, us};
+
 const OWNER: &str = "111111111111";
 const CONSUMER: &str = "222222222222";
-
-fn acct(s: &str) -> AccountId {
-    s.parse().unwrap()
-}
-fn us() -> Region {
-    "us-east-1".parse().unwrap()
-}
-fn eu() -> Region {
-    "eu-west-1".parse().unwrap()
-}
-
-async fn must<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => panic!("setup failed: {e}"),
-        }
-    }
-}
 
 fn sim(seed: u64) -> Sim {
     sim_with(seed, FaultPlan::none())
 }
 
 fn sim_with(seed: u64, faults: FaultPlan) -> Sim {
-    Sim::builder()
-        .seed(seed)
-        .regions(["us-east-1", "eu-west-1"])
-        .account(OWNER)
-        .account(CONSUMER)
-        .faults(faults)
-        .build()
-        .unwrap()
+    common::sim(
+        seed,
+        &["us-east-1", "eu-west-1"],
+        &[OWNER, CONSUMER],
+        faults,
+    )
 }
 
 /// OWNER's image `golden` in us-east-1, encrypted with OWNER's customer managed key.
 async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
     let ec2 = sim.ec2(&acct(OWNER), &us());
-    let base = sim.amazon_image(&us(), "al2023").unwrap();
-    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
-        .await
-        .remove(0);
-    wait_for_instance_state(
-        ec2.as_ref(),
-        &inst.id,
-        InstanceState::Running,
-        &WaitOptions::default(),
-    )
-    .await
-    .unwrap();
+    let inst = running_instance(sim, ec2.as_ref(), &us()).await;
     let plain = bake(
         ec2.as_ref(),
         BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),

@@ -1,64 +1,27 @@
 //! `ops::bake` on the simulator: file-system integrity per consistency choice, tags on creation,
 //! refusals before any change, cleanup after failures, and faults.
 
-use std::future::Future;
 use std::time::Duration;
 
-use ami_core::api::{DescribeImagesRequest, DescribeSnapshotsRequest, Owner, RunInstancesRequest};
+use ami_core::api::{DescribeImagesRequest, DescribeSnapshotsRequest, Owner};
 use ami_core::ops::bake::{bake, BakeRequest, Consistency, TAG_CONSISTENCY, TAG_SOURCE_INSTANCE};
 use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
-use ami_core::{AccountId, Ec2, Ec2Ext, ImageState, InstanceId, InstanceState, Region, Result};
+use ami_core::{Ec2, Ec2Ext, ImageState, InstanceId, InstanceState};
 use ami_sim::{Durability, FaultPlan, Op, Sim};
+
+mod common;
+use common::{acct, must, running_instance, us};
 
 const OWNER: &str = "111111111111";
 const ROOT: &str = "/dev/xvda";
 
-fn owner() -> AccountId {
-    OWNER.parse().unwrap()
-}
-fn region() -> Region {
-    "us-east-1".parse().unwrap()
-}
-
 fn sim(seed: u64, faults: FaultPlan) -> Sim {
-    Sim::builder()
-        .seed(seed)
-        .regions(["us-east-1"])
-        .account(OWNER)
-        .faults(faults)
-        .build()
-        .unwrap()
-}
-
-/// Retries a setup call through injected faults (the workflows do the same themselves).
-async fn must<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => panic!("setup failed: {e}"),
-        }
-    }
+    common::sim(seed, &["us-east-1"], &[OWNER], faults)
 }
 
 /// A running instance with one flushed and one buffered write on its root volume.
 async fn instance_with_data(sim: &Sim, ec2: &dyn Ec2) -> InstanceId {
-    let base = sim.amazon_image(&region(), "al2023").unwrap();
-    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
-        .await
-        .remove(0);
-    wait_for_instance_state(
-        ec2,
-        &inst.id,
-        InstanceState::Running,
-        &WaitOptions::default(),
-    )
-    .await
-    .unwrap();
+    let inst = running_instance(sim, ec2, &us()).await;
     sim.write_data(
         &inst.id,
         ROOT,
@@ -89,7 +52,7 @@ async fn integrity_follows_the_consistency_choice() {
     ];
     for (i, (consistency, tag, keeps_buffered, crash)) in cases.into_iter().enumerate() {
         let sim = sim(10 + i as u64, FaultPlan::none());
-        let ec2 = sim.ec2(&owner(), &region());
+        let ec2 = sim.ec2(&acct(OWNER), &us());
         let inst = instance_with_data(&sim, ec2.as_ref()).await;
         let baked = bake(
             ec2.as_ref(),
@@ -101,7 +64,7 @@ async fn integrity_follows_the_consistency_choice() {
         .unwrap();
 
         assert_eq!(baked.image.state, ImageState::Available);
-        assert_eq!(baked.image.owner, owner());
+        assert_eq!(baked.image.owner, acct(OWNER));
         assert_eq!(baked.image.source_instance_id.as_ref(), Some(&inst));
         assert_eq!(baked.consistency, consistency);
         assert_eq!(baked.crash_consistent, crash, "{consistency}");
@@ -166,7 +129,7 @@ async fn integrity_follows_the_consistency_choice() {
 #[tokio::test(start_paused = true)]
 async fn a_stopped_instance_stays_stopped() {
     let sim = sim(20, FaultPlan::none());
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let inst = instance_with_data(&sim, ec2.as_ref()).await;
     ec2.stop_instances(vec![inst.clone()]).await.unwrap();
     wait_for_instance_state(
@@ -204,7 +167,7 @@ async fn a_stopped_instance_stays_stopped() {
 #[tokio::test(start_paused = true)]
 async fn refused_states_change_nothing() {
     let sim = sim(30, FaultPlan::none());
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let inst = instance_with_data(&sim, ec2.as_ref()).await;
     ec2.terminate_instances(vec![inst.clone()]).await.unwrap();
     let err = bake(ec2.as_ref(), BakeRequest::new(inst.clone(), "app-gone"))
@@ -220,7 +183,7 @@ async fn refused_states_change_nothing() {
 #[tokio::test(start_paused = true)]
 async fn a_duplicate_name_is_refused_before_stopping() {
     let sim = sim(31, FaultPlan::none());
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let inst = instance_with_data(&sim, ec2.as_ref()).await;
     bake(
         ec2.as_ref(),
@@ -261,7 +224,7 @@ async fn owned_images_and_snapshots(ec2: &dyn Ec2) -> (usize, usize) {
 #[tokio::test(start_paused = true)]
 async fn a_failed_image_leaves_nothing_behind() {
     let sim = sim(40, FaultPlan::none().image_failures(1.0));
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let inst = instance_with_data(&sim, ec2.as_ref()).await;
     let before = owned_images_and_snapshots(ec2.as_ref()).await;
     let err = bake(ec2.as_ref(), BakeRequest::new(inst.clone(), "app-doomed"))
@@ -281,7 +244,7 @@ async fn a_failed_image_leaves_nothing_behind() {
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_wait_leaves_nothing_behind() {
     let sim = sim(41, FaultPlan::none());
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let inst = instance_with_data(&sim, ec2.as_ref()).await;
     let before = owned_images_and_snapshots(ec2.as_ref()).await;
     let err = bake(
@@ -336,7 +299,7 @@ fn normalize_ids(text: &str) -> String {
 
 /// The owner's images, snapshots (with their data) and instances, without ids or times.
 async fn final_state(sim: &Sim) -> String {
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let mut out = String::new();
     let mut images =
         must(|| ec2.describe_all_images(DescribeImagesRequest::new().owner(Owner::SelfAccount)))
@@ -378,7 +341,7 @@ async fn final_state(sim: &Sim) -> String {
 /// Three bakes of one instance; the final state and how many calls failed on the way.
 async fn bake_story(seed: u64, faults: FaultPlan) -> (String, usize) {
     let sim = sim(seed, faults);
-    let ec2 = sim.ec2(&owner(), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let inst = instance_with_data(&sim, ec2.as_ref()).await;
     for consistency in [
         Consistency::StopFirst,

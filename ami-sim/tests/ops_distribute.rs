@@ -2,7 +2,6 @@
 //! managed key per account and Region; pre-flight refusals; failure policies; faults; rollback.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use ami_core::api::{
@@ -14,10 +13,13 @@ use ami_core::ops::distribute::{
 };
 use ami_core::ops::journal::{FileJournal, JournalEntry, JournalStore, MemoryJournal};
 use ami_core::{
-    AccountId, DeregistrationProtection, Ec2Ext, ImageId, ImageState, KeyManager, KmsExt,
-    KmsKeyRef, LaunchPermission, Region, Result, Timestamp, VirtualClock,
+    DeregistrationProtection, Ec2Ext, ImageId, ImageState, KeyManager, KmsExt, KmsKeyRef,
+    LaunchPermission, Result, Timestamp, VirtualClock,
 };
 use ami_sim::{FaultPlan, Op, Sim};
+
+mod common;
+use common::{acct, must, region, wait_available};
 
 const OWNER: &str = "111111111111";
 const A1: &str = "222222222222";
@@ -25,40 +27,6 @@ const A2: &str = "333333333333";
 const CONSUMER: &str = "444444444444";
 const ORG: &str = "o-abcdefghij";
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
-
-fn acct(s: &str) -> AccountId {
-    s.parse().unwrap()
-}
-fn region(s: &str) -> Region {
-    s.parse().unwrap()
-}
-
-/// Retries a setup call through injected faults (the workflows do the same themselves).
-async fn must<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => panic!("setup failed: {e}"),
-        }
-    }
-}
-
-async fn wait_available(sim: &Sim, account: &AccountId, r: &Region, id: &ImageId) {
-    let ec2 = sim.ec2(account, r);
-    loop {
-        let img = must(|| ec2.describe_image(id)).await;
-        if img.state == ImageState::Available {
-            return;
-        }
-        assert_eq!(img.state, ImageState::Pending, "{img:?}");
-        tokio::time::sleep(Duration::from_secs(30)).await;
-    }
-}
 
 /// A simulator with a golden image in us-east-1 of OWNER, encrypted with OWNER's customer key
 /// `alias/golden`, and a key `alias/golden` for every account and Region.

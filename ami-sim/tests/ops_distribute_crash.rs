@@ -3,7 +3,6 @@
 //! announces), then resumed or rolled back from what the journal holds.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,24 +15,17 @@ use ami_core::ops::distribute::{
     self, AccountCopies, DistributeOptions, DistributionPlan, DistributionSpec, Protection,
 };
 use ami_core::ops::journal::{JournalEntry, JournalStore, MemoryJournal};
-use ami_core::{
-    AccountId, Ec2Ext, Error, ImageId, ImageState, KmsExt, LaunchPermission, Region, Result,
-    VirtualClock,
-};
+use ami_core::{Ec2Ext, Error, ImageState, KmsExt, LaunchPermission, Result, VirtualClock};
 use ami_sim::{FaultPlan, Sim};
 use proptest::prelude::*;
+
+mod common;
+use common::{acct, must, region, wait_available};
 
 const OWNER: &str = "111111111111";
 const A1: &str = "222222222222";
 const CONSUMER: &str = "444444444444";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-
-fn acct(s: &str) -> AccountId {
-    s.parse().unwrap()
-}
-fn region(s: &str) -> Region {
-    s.parse().unwrap()
-}
 
 /// A journal that accepts `budget` entries and then refuses every append: the process died.
 #[derive(Debug)]
@@ -54,27 +46,6 @@ impl JournalStore for DyingJournal {
     }
     fn entries(&self) -> Result<Vec<JournalEntry>> {
         self.inner.entries()
-    }
-}
-
-async fn must<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => panic!("setup failed: {e}"),
-        }
-    }
-}
-
-async fn wait_available(sim: &Sim, account: &AccountId, r: &Region, id: &ImageId) {
-    let ec2 = sim.ec2(account, r);
-    while must(|| ec2.describe_image(id)).await.state != ImageState::Available {
-        tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
 

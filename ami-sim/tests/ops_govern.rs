@@ -9,33 +9,19 @@ use ami_core::api::{CreateImageRequest, PermissionChanges, RunInstancesRequest};
 use ami_core::ops::govern::{scan, ApprovalPolicy, ScanScope, Violation};
 use ami_core::ops::wait::{wait_for_image_available, WaitOptions};
 use ami_core::{
-    AccountId, Ec2, Ec2Ext, ImageId, ImageState, InstanceId, LaunchGuard, LaunchPermission,
-    OwnerAlias, Region,
+    Ec2, Ec2Ext, ImageId, ImageState, InstanceId, LaunchGuard, LaunchPermission, OwnerAlias, Region,
 };
 use ami_sim::{Op, Sim};
 use proptest::prelude::*;
 
+mod common;
+use common::{acct, eu, us};
+
 const FACTORY: &str = "111111111111";
 const PROD: &str = "222222222222";
 
-fn acct(s: &str) -> AccountId {
-    s.parse().unwrap()
-}
-
-fn us() -> Region {
-    "us-east-1".parse().unwrap()
-}
-
-fn eu() -> Region {
-    "eu-west-1".parse().unwrap()
-}
-
 fn sim(seed: u64) -> Sim {
-    Sim::builder()
-        .seed(seed)
-        .regions(["us-east-1", "eu-west-1"])
-        .account(FACTORY)
-        .account(PROD)
+    common::builder(seed, &["us-east-1", "eu-west-1"], &[FACTORY, PROD])
         .build()
         .unwrap()
 }

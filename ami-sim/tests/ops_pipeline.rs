@@ -18,29 +18,16 @@ use ami_core::{
 };
 use ami_sim::{Durability, Op, Sim};
 
+mod common;
+use common::{acct, eu, us};
+
 const PROD: &str = "222222222222";
 
 const FACTORY: &str = "111111111111";
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn factory() -> AccountId {
-    FACTORY.parse().unwrap()
-}
-
-fn us() -> Region {
-    "us-east-1".parse().unwrap()
-}
-
-fn eu() -> Region {
-    "eu-west-1".parse().unwrap()
-}
-
 fn sim(seed: u64) -> Sim {
-    Sim::builder()
-        .seed(seed)
-        .regions(["us-east-1", "eu-west-1"])
-        .account(FACTORY)
-        .account(PROD)
+    common::builder(seed, &["us-east-1", "eu-west-1"], &[FACTORY, PROD])
         .build()
         .unwrap()
 }
@@ -104,7 +91,7 @@ fn daily() -> CronSchedule {
 
 fn distribution() -> DistributionSpec {
     // The source is replaced by each run's image.
-    Pipeline::new("any", factory(), us(), Recipe::new(amazon_parent()))
+    Pipeline::new("any", acct(FACTORY), us(), Recipe::new(amazon_parent()))
         .distribution_template()
         .region(eu())
 }
@@ -114,7 +101,7 @@ async fn live_instances(sim: &Sim) -> Vec<ami_core::Instance> {
     let mut out = Vec::new();
     for r in [us(), eu()] {
         out.extend(
-            sim.ec2(&factory(), &r)
+            sim.ec2(&acct(FACTORY), &r)
                 .describe_all_instances(Default::default())
                 .await
                 .unwrap()
@@ -131,14 +118,14 @@ async fn live_instances(sim: &Sim) -> Vec<ami_core::Instance> {
 }
 
 async fn owned_images(sim: &Sim, region: &Region) -> Vec<ami_core::Image> {
-    sim.ec2(&factory(), region)
+    sim.ec2(&acct(FACTORY), region)
         .describe_all_images(DescribeImagesRequest::new().owner(Owner::SelfAccount))
         .await
         .unwrap()
 }
 
 async fn owned_snapshots(sim: &Sim, region: &Region) -> usize {
-    sim.ec2(&factory(), region)
+    sim.ec2(&acct(FACTORY), region)
         .describe_all_snapshots(DescribeSnapshotsRequest::owned())
         .await
         .unwrap()
@@ -151,7 +138,7 @@ async fn scheduled_pipeline_builds_tests_and_distributes_through_several_days() 
     let recipe = Recipe::new(amazon_parent())
         .component(write_config(&sim))
         .test(config_present(&sim));
-    let pipeline = Pipeline::new("golden", factory(), us(), recipe)
+    let pipeline = Pipeline::new("golden", acct(FACTORY), us(), recipe)
         .infrastructure(
             Infrastructure::default()
                 .instance_type("m5.large")
@@ -182,7 +169,7 @@ async fn scheduled_pipeline_builds_tests_and_distributes_through_several_days() 
         let RunOutcome::Succeeded { image, manifest } = &run.outcome else {
             panic!("run {} did not succeed: {:?}", run.number, run.outcome);
         };
-        let us_ec2 = sim.ec2(&factory(), &us());
+        let us_ec2 = sim.ec2(&acct(FACTORY), &us());
         let img = us_ec2.describe_image(image).await.unwrap();
         assert_eq!(img.state, ImageState::Available);
         assert_eq!(img.tags[TAG_PIPELINE], "golden");
@@ -194,10 +181,10 @@ async fn scheduled_pipeline_builds_tests_and_distributes_through_several_days() 
         );
         let manifest = manifest.as_ref().expect("distributed");
         let copy = manifest
-            .image(&eu(), &factory())
+            .image(&eu(), &acct(FACTORY))
             .expect("a copy in eu-west-1");
         let copy = sim
-            .ec2(&factory(), &eu())
+            .ec2(&acct(FACTORY), &eu())
             .describe_image(copy)
             .await
             .unwrap();
@@ -216,7 +203,8 @@ async fn failing_component_leaves_no_instance_image_or_snapshot_and_distributes_
         .component(write_config(&sim))
         .component(failing_component())
         .test(config_present(&sim));
-    let pipeline = Pipeline::new("golden", factory(), us(), recipe).distribution(distribution());
+    let pipeline =
+        Pipeline::new("golden", acct(FACTORY), us(), recipe).distribution(distribution());
     let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
     let run = runner.run_now().await;
     assert_eq!(run.trigger, Trigger::Manual);
@@ -249,7 +237,8 @@ async fn failing_test_discards_the_image_and_distributes_nothing() {
         .component(write_config(&sim))
         .test(config_present(&sim))
         .test(failing_test());
-    let pipeline = Pipeline::new("golden", factory(), us(), recipe).distribution(distribution());
+    let pipeline =
+        Pipeline::new("golden", acct(FACTORY), us(), recipe).distribution(distribution());
     let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
     let run = runner.run_now().await;
     match &run.outcome {
@@ -275,7 +264,7 @@ async fn failing_test_discards_the_image_and_distributes_nothing() {
 
 /// Bakes a new `base-<n>` image in the factory (the parent of the next builds).
 async fn publish_base(sim: &Sim, n: u32) -> ImageId {
-    let ec2 = sim.ec2(&factory(), &us());
+    let ec2 = sim.ec2(&acct(FACTORY), &us());
     let amazon = sim.amazon_image(&us(), "al2023").unwrap();
     let inst = ec2
         .run_instances(RunInstancesRequest::new(amazon))
@@ -306,7 +295,7 @@ async fn parent_unchanged_skips_builds_until_a_new_parent_is_published() {
     let base1 = publish_base(&sim, 1).await;
     let recipe = Recipe::new(ParentSelector::newest("base-*", [Owner::SelfAccount]))
         .component(write_config(&sim));
-    let pipeline = Pipeline::new("app", factory(), us(), recipe).schedule(daily());
+    let pipeline = Pipeline::new("app", acct(FACTORY), us(), recipe).schedule(daily());
     assert_eq!(
         pipeline.start_condition,
         StartCondition::ExpressionMatchAndParentChanged
@@ -340,7 +329,7 @@ async fn parent_unchanged_skips_builds_until_a_new_parent_is_published() {
 async fn pipeline_disables_itself_after_consecutive_failures() {
     let sim = sim(15);
     let recipe = Recipe::new(amazon_parent()).component(failing_component());
-    let pipeline = Pipeline::new("flaky", factory(), us(), recipe)
+    let pipeline = Pipeline::new("flaky", acct(FACTORY), us(), recipe)
         .schedule("0 */6 * * *".parse().unwrap())
         .auto_disable_after(2);
     let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
@@ -370,7 +359,7 @@ async fn pipeline_disables_itself_after_consecutive_failures() {
 async fn missed_matches_coalesce_into_one_run() {
     let sim = sim(16);
     let recipe = Recipe::new(amazon_parent());
-    let pipeline = Pipeline::new("hourly", factory(), us(), recipe)
+    let pipeline = Pipeline::new("hourly", acct(FACTORY), us(), recipe)
         .schedule("@hourly".parse().unwrap())
         .start_condition(StartCondition::ExpressionMatchOnly);
     let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
@@ -389,11 +378,11 @@ async fn missed_matches_coalesce_into_one_run() {
 async fn bad_pipelines_are_refused_before_any_call() {
     let sim = sim(17);
     let recipe = Recipe::new(amazon_parent());
-    let bad_name = Pipeline::new("no:colons", factory(), us(), recipe.clone());
+    let bad_name = Pipeline::new("no:colons", acct(FACTORY), us(), recipe.clone());
     let e = PipelineRunner::new(Arc::new(sim.clone()), bad_name).unwrap_err();
     assert_eq!(e.code(), "Workflow");
     assert!(e.message().contains("no:colons"), "{}", e.message());
-    let zero = Pipeline::new("ok", factory(), us(), recipe).auto_disable_after(0);
+    let zero = Pipeline::new("ok", acct(FACTORY), us(), recipe).auto_disable_after(0);
     let e = PipelineRunner::new(Arc::new(sim.clone()), zero).unwrap_err();
     assert!(
         e.message().contains("auto_disable_after"),
@@ -406,7 +395,7 @@ async fn bad_pipelines_are_refused_before_any_call() {
     let none = Recipe::new(ParentSelector::newest("no-such-*", [Owner::SelfAccount]));
     let mut runner = PipelineRunner::new(
         Arc::new(sim.clone()),
-        Pipeline::new("p", factory(), us(), none),
+        Pipeline::new("p", acct(FACTORY), us(), none),
     )
     .unwrap();
     match runner.run_now().await.outcome {
@@ -425,7 +414,7 @@ async fn tested_images_are_tagged_approved_and_pass_the_production_policy() {
     let recipe = Recipe::new(amazon_parent())
         .component(write_config(&sim))
         .test(config_present(&sim));
-    let base = Pipeline::new("golden", factory(), us(), recipe);
+    let base = Pipeline::new("golden", acct(FACTORY), us(), recipe);
     let spec = base
         .distribution_template()
         .region(eu())
@@ -439,15 +428,15 @@ async fn tested_images_are_tagged_approved_and_pass_the_production_policy() {
     let copy = manifest
         .as_ref()
         .unwrap()
-        .image(&eu(), &factory())
+        .image(&eu(), &acct(FACTORY))
         .unwrap()
         .clone();
-    let us_ec2 = sim.ec2(&factory(), &us());
+    let us_ec2 = sim.ec2(&acct(FACTORY), &us());
     assert_eq!(
         us_ec2.describe_image(image).await.unwrap().tags["Approved"],
         "true"
     );
-    let eu_ec2 = sim.ec2(&factory(), &eu());
+    let eu_ec2 = sim.ec2(&acct(FACTORY), &eu());
     assert_eq!(
         eu_ec2.describe_image(&copy).await.unwrap().tags["Approved"],
         "true"
@@ -455,7 +444,7 @@ async fn tested_images_are_tagged_approved_and_pass_the_production_policy() {
 
     let policy = ApprovalPolicy::builder()
         .require_tag("Approved", "true")
-        .allow_owner(factory())
+        .allow_owner(acct(FACTORY))
         .build()
         .unwrap();
     sim.set_launch_guard(&prod, Some(Arc::new(policy)));
@@ -480,7 +469,7 @@ async fn a_hanging_component_times_out_and_leaves_nothing() {
         Ok(())
     });
     let recipe = Recipe::new(amazon_parent()).component(hang);
-    let pipeline = Pipeline::new("slow", factory(), us(), recipe)
+    let pipeline = Pipeline::new("slow", acct(FACTORY), us(), recipe)
         .step_timeout(Some(Duration::from_secs(3600)));
     let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline).unwrap();
     let start = sim.now();
@@ -505,7 +494,7 @@ async fn pipeline_runs_are_deterministic() {
         let recipe = Recipe::new(amazon_parent())
             .component(write_config(&sim))
             .test(config_present(&sim));
-        let pipeline = Pipeline::new("golden", factory(), us(), recipe)
+        let pipeline = Pipeline::new("golden", acct(FACTORY), us(), recipe)
             .distribution(distribution())
             .schedule(daily())
             .start_condition(StartCondition::ExpressionMatchOnly);

@@ -2,54 +2,27 @@
 //! consumer together with its snapshots and key; idempotence; revoke; the AWS managed key
 //! refusal and `reencrypt`; organizations and OUs; public sharing; faults.
 
-use std::future::Future;
-use std::time::Duration;
-
 use ami_core::api::{CopyImageRequest, DescribeImagesRequest, Owner, RunInstancesRequest};
 use ami_core::ops::bake::{bake, BakeRequest, Consistency};
 use ami_core::ops::share::{
     self, account_sid, org_sid, reencrypt, ReencryptRequest, ShareSpec, TAG_REENCRYPTED_FROM,
 };
-use ami_core::ops::wait::{wait_for_image_available, wait_for_instance_state, WaitOptions};
+use ami_core::ops::wait::{wait_for_image_available, WaitOptions};
 use ami_core::{
-    AccountId, CreateVolumePermission, Ec2Ext, ImageId, InstanceState, KeyManager, KmsExt, KmsKey,
-    LaunchPermission, Region, Result,
+    CreateVolumePermission, Ec2Ext, ImageId, KeyManager, KmsExt, KmsKey, LaunchPermission,
 };
 use ami_sim::{FaultPlan, Op, Sim};
+
+mod common;
+use common::{acct, must, running_instance, us};
 
 const OWNER: &str = "111111111111";
 const CONSUMER: &str = "222222222222";
 const OU_MEMBER: &str = "333333333333";
 const MGMT: &str = "999999999999";
 
-fn acct(s: &str) -> AccountId {
-    s.parse().unwrap()
-}
-fn region() -> Region {
-    "us-east-1".parse().unwrap()
-}
-
-/// Retries a setup or inspection call through injected faults.
-async fn must<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => panic!("setup failed: {e}"),
-        }
-    }
-}
-
 fn sim(seed: u64, faults: FaultPlan) -> Sim {
-    Sim::builder()
-        .seed(seed)
-        .regions(["us-east-1", "eu-west-1"])
-        .account(OWNER)
-        .account(CONSUMER)
+    common::builder(seed, &["us-east-1", "eu-west-1"], &[OWNER, CONSUMER])
         .organization("o-abcdefghij", MGMT)
         .organizational_unit("ou-ab12-appsapps", None)
         .account_in_ou(OU_MEMBER, "ou-ab12-appsapps")
@@ -60,19 +33,8 @@ fn sim(seed: u64, faults: FaultPlan) -> Sim {
 
 /// An unencrypted image baked by OWNER, and OWNER's customer managed key `alias/golden`.
 async fn baked(sim: &Sim) -> (ImageId, KmsKey) {
-    let ec2 = sim.ec2(&acct(OWNER), &region());
-    let base = sim.amazon_image(&region(), "al2023").unwrap();
-    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
-        .await
-        .remove(0);
-    wait_for_instance_state(
-        ec2.as_ref(),
-        &inst.id,
-        InstanceState::Running,
-        &WaitOptions::default(),
-    )
-    .await
-    .unwrap();
+    let ec2 = sim.ec2(&acct(OWNER), &us());
+    let inst = running_instance(sim, ec2.as_ref(), &us()).await;
     let image = bake(
         ec2.as_ref(),
         BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),
@@ -81,7 +43,7 @@ async fn baked(sim: &Sim) -> (ImageId, KmsKey) {
     .unwrap()
     .image
     .id;
-    let kms = sim.kms(&acct(OWNER), &region());
+    let kms = sim.kms(&acct(OWNER), &us());
     let key = must(|| kms.create_key_with_alias("golden", "golden images")).await;
     (image, key)
 }
@@ -92,7 +54,7 @@ async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
     let img = reencrypt(
         sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         ReencryptRequest::new(plain.clone(), key.arn.clone()).name("golden"),
     )
     .await
@@ -113,8 +75,8 @@ async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
 
 /// What the owner has granted, as text: launch permissions, snapshot permissions, key policy.
 async fn grants(sim: &Sim, image: &ImageId, key: &KmsKey) -> String {
-    let ec2 = sim.ec2(&acct(OWNER), &region());
-    let kms = sim.kms(&acct(OWNER), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
+    let kms = sim.kms(&acct(OWNER), &us());
     let img = must(|| ec2.describe_image(image)).await;
     let launch = must(|| ec2.describe_launch_permissions(image.clone())).await;
     let mut out = format!("public={} launch={launch:?}\n", img.public);
@@ -133,7 +95,7 @@ async fn grants(sim: &Sim, image: &ImageId, key: &KmsKey) -> String {
 async fn share_a_cmk_image_with_snapshots_and_key_then_revoke() {
     let sim = sim(1, FaultPlan::none());
     let (image, key) = cmk_image(&sim).await;
-    let consumer_ec2 = sim.ec2(&acct(CONSUMER), &region());
+    let consumer_ec2 = sim.ec2(&acct(CONSUMER), &us());
     let before = grants(&sim, &image, &key).await;
     let denied = consumer_ec2
         .run_instances(RunInstancesRequest::new(image.clone()))
@@ -144,9 +106,7 @@ async fn share_a_cmk_image_with_snapshots_and_key_then_revoke() {
     let spec = ShareSpec::new(image.clone())
         .account(acct(CONSUMER))
         .allow_copy(true);
-    let plan = share::plan(&sim, &acct(OWNER), &region(), &spec)
-        .await
-        .unwrap();
+    let plan = share::plan(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
     assert_eq!(
         plan.launch_permissions.add,
         vec![LaunchPermission::Account(acct(CONSUMER))]
@@ -172,7 +132,7 @@ async fn share_a_cmk_image_with_snapshots_and_key_then_revoke() {
     assert_eq!(launched.len(), 1);
     // Exactly the consumer, exactly the consumer actions, on the key.
     let policy = sim
-        .kms(&acct(OWNER), &region())
+        .kms(&acct(OWNER), &us())
         .get_key_policy(key.arn.clone())
         .await
         .unwrap();
@@ -199,13 +159,11 @@ async fn share_a_cmk_image_with_snapshots_and_key_then_revoke() {
         "the key policy was written once"
     );
     assert_eq!(sim.call_count(Op::ModifyImageAttribute), calls + 1);
-    let again = share::plan(&sim, &acct(OWNER), &region(), &spec)
-        .await
-        .unwrap();
+    let again = share::plan(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
     assert!(again.is_empty(), "{again}");
 
     // Revoke undoes all three.
-    let undone = share::revoke(&sim, &acct(OWNER), &region(), &spec)
+    let undone = share::revoke(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap();
     assert_eq!(
@@ -215,7 +173,7 @@ async fn share_a_cmk_image_with_snapshots_and_key_then_revoke() {
     assert_eq!(grants(&sim, &image, &key).await, before);
     let gone = consumer_ec2.describe_image(&image).await.unwrap_err();
     assert_eq!(gone.code(), "InvalidAMIID.NotFound");
-    assert!(share::plan_revoke(&sim, &acct(OWNER), &region(), &spec)
+    assert!(share::plan_revoke(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap()
         .is_empty());
@@ -228,7 +186,7 @@ async fn revoking_one_image_keeps_key_access_for_another() {
     let sim = sim(2, FaultPlan::none());
     let (first, key) = cmk_image(&sim).await;
     let plain = sim
-        .ec2(&acct(OWNER), &region())
+        .ec2(&acct(OWNER), &us())
         .describe_image(&first)
         .await
         .unwrap()
@@ -237,7 +195,7 @@ async fn revoking_one_image_keeps_key_access_for_another() {
     let second = reencrypt(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         ReencryptRequest::new(plain, key.arn.clone()).name("golden-2"),
     )
     .await
@@ -247,7 +205,7 @@ async fn revoking_one_image_keeps_key_access_for_another() {
         share::share(
             &sim,
             &acct(OWNER),
-            &region(),
+            &us(),
             &ShareSpec::new(image.clone()).account(acct(CONSUMER)),
         )
         .await
@@ -256,12 +214,12 @@ async fn revoking_one_image_keeps_key_access_for_another() {
     share::revoke(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         &ShareSpec::new(first.clone()).account(acct(CONSUMER)),
     )
     .await
     .unwrap();
-    let consumer_ec2 = sim.ec2(&acct(CONSUMER), &region());
+    let consumer_ec2 = sim.ec2(&acct(CONSUMER), &us());
     assert_eq!(
         consumer_ec2
             .describe_image(&first)
@@ -282,10 +240,10 @@ async fn revoking_one_image_keeps_key_access_for_another() {
 async fn aws_managed_key_is_refused_and_reencrypt_fixes_it() {
     let sim = sim(3, FaultPlan::none());
     let (plain, key) = baked(&sim).await;
-    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let copy = ec2
         .copy_image(
-            CopyImageRequest::new(region(), plain.clone(), "golden-default-key").encrypted(true),
+            CopyImageRequest::new(us(), plain.clone(), "golden-default-key").encrypted(true),
         )
         .await
         .unwrap();
@@ -298,7 +256,7 @@ async fn aws_managed_key_is_refused_and_reencrypt_fixes_it() {
     let spec = ShareSpec::new(copy.clone())
         .account(acct(CONSUMER))
         .allow_copy(true);
-    let err = share::share(&sim, &acct(OWNER), &region(), &spec)
+    let err = share::share(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "InvalidParameter");
@@ -322,7 +280,7 @@ async fn aws_managed_key_is_refused_and_reencrypt_fixes_it() {
     let fixed = reencrypt(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         ReencryptRequest::new(copy.clone(), key.arn.clone()),
     )
     .await
@@ -331,12 +289,12 @@ async fn aws_managed_key_is_refused_and_reencrypt_fixes_it() {
     share::share(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         &ShareSpec::new(fixed.id.clone()).account(acct(CONSUMER)),
     )
     .await
     .unwrap();
-    sim.ec2(&acct(CONSUMER), &region())
+    sim.ec2(&acct(CONSUMER), &us())
         .run_instances(RunInstancesRequest::new(fixed.id.clone()))
         .await
         .unwrap();
@@ -345,7 +303,7 @@ async fn aws_managed_key_is_refused_and_reencrypt_fixes_it() {
     let err = reencrypt(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         ReencryptRequest::new(copy, "alias/aws/ebs".parse().unwrap()).name("nope-aws"),
     )
     .await
@@ -359,10 +317,10 @@ async fn reencrypt_is_idempotent() {
     let sim = sim(4, FaultPlan::none());
     let (plain, key) = baked(&sim).await;
     let req = ReencryptRequest::new(plain, key.arn.clone()).name("golden-again");
-    let a = reencrypt(&sim, &acct(OWNER), &region(), req.clone())
+    let a = reencrypt(&sim, &acct(OWNER), &us(), req.clone())
         .await
         .unwrap();
-    let b = reencrypt(&sim, &acct(OWNER), &region(), req).await.unwrap();
+    let b = reencrypt(&sim, &acct(OWNER), &us(), req).await.unwrap();
     assert_eq!(a.id, b.id);
     assert_eq!(sim.call_count(Op::CopyImage), 1);
 }
@@ -377,7 +335,7 @@ async fn share_with_an_ou_including_key_access() {
     let spec = ShareSpec::new(image.clone())
         .ou(ou.clone())
         .allow_copy(true);
-    let plan = share::share(&sim, &acct(OWNER), &region(), &spec)
+    let plan = share::share(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap();
     assert_eq!(
@@ -390,24 +348,24 @@ async fn share_with_an_ou_including_key_access() {
         plan.key_policies[0].add_orgs,
         ["o-abcdefghij".to_owned()].into()
     );
-    sim.ec2(&acct(OU_MEMBER), &region())
+    sim.ec2(&acct(OU_MEMBER), &us())
         .run_instances(RunInstancesRequest::new(image.clone()))
         .await
         .unwrap();
     // An account outside the organization sees nothing.
     assert_eq!(
-        sim.ec2(&acct(CONSUMER), &region())
+        sim.ec2(&acct(CONSUMER), &us())
             .describe_image(&image)
             .await
             .unwrap_err()
             .code(),
         "InvalidAMIID.NotFound"
     );
-    share::revoke(&sim, &acct(OWNER), &region(), &spec)
+    share::revoke(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap();
     let policy = sim
-        .kms(&acct(OWNER), &region())
+        .kms(&acct(OWNER), &us())
         .get_key_policy(key.arn.clone())
         .await
         .unwrap();
@@ -426,14 +384,14 @@ async fn public_sharing_follows_the_rules() {
     let err = share::plan(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         &ShareSpec::new(image).public(true),
     )
     .await
     .unwrap_err();
     assert_eq!(err.code(), "UnsupportedOperation");
 
-    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let plain = ec2
         .describe_all_images(
             DescribeImagesRequest::new()
@@ -450,12 +408,12 @@ async fn public_sharing_follows_the_rules() {
         ec2.get_image_block_public_access_state().await.unwrap(),
         ami_core::model::BlockPublicAccessState::BlockNewSharing
     );
-    let err = share::plan(&sim, &acct(OWNER), &region(), &spec)
+    let err = share::plan(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "OperationNotPermitted");
     ec2.disable_image_block_public_access().await.unwrap();
-    share::share(&sim, &acct(OWNER), &region(), &spec)
+    share::share(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap();
     let img = ec2.describe_image(&plain).await.unwrap();
@@ -466,7 +424,7 @@ async fn public_sharing_follows_the_rules() {
         vec![CreateVolumePermission::Public]
     );
     // Anyone can see it now.
-    sim.ec2(&acct(CONSUMER), &region())
+    sim.ec2(&acct(CONSUMER), &us())
         .describe_image(&plain)
         .await
         .unwrap();
@@ -480,7 +438,7 @@ async fn only_the_owner_can_share() {
     share::share(
         &sim,
         &acct(OWNER),
-        &region(),
+        &us(),
         &ShareSpec::new(image.clone()).account(acct(CONSUMER)),
     )
     .await
@@ -488,7 +446,7 @@ async fn only_the_owner_can_share() {
     let err = share::plan(
         &sim,
         &acct(CONSUMER),
-        &region(),
+        &us(),
         &ShareSpec::new(image).account(acct(OU_MEMBER)),
     )
     .await
@@ -506,14 +464,14 @@ async fn share_story(seed: u64, faults: FaultPlan) -> (String, usize, String) {
         .account(acct(CONSUMER))
         .ou(ou)
         .allow_copy(true);
-    share::share(&sim, &acct(OWNER), &region(), &spec)
+    share::share(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap();
     let state = grants(&sim, &image, &key).await;
     let normalized = state
         .replace(image.as_str(), "<image>")
         .replace(key.arn.as_str(), "<key>");
-    let owner_ec2 = sim.ec2(&acct(OWNER), &region());
+    let owner_ec2 = sim.ec2(&acct(OWNER), &us());
     let snaps = must(|| owner_ec2.describe_image(&image))
         .await
         .snapshot_ids()
@@ -545,15 +503,15 @@ async fn faults_do_not_change_the_outcome() {
 async fn a_pending_image_is_refused_until_available() {
     let sim = sim(9, FaultPlan::none());
     let (plain, key) = baked(&sim).await;
-    let ec2 = sim.ec2(&acct(OWNER), &region());
+    let ec2 = sim.ec2(&acct(OWNER), &us());
     let copy = ec2
         .copy_image(
-            CopyImageRequest::new(region(), plain, "golden-pending").encrypt_with(key.arn.clone()),
+            CopyImageRequest::new(us(), plain, "golden-pending").encrypt_with(key.arn.clone()),
         )
         .await
         .unwrap();
     let spec = ShareSpec::new(copy.clone()).account(acct(CONSUMER));
-    let err = share::share(&sim, &acct(OWNER), &region(), &spec)
+    let err = share::share(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "InvalidAMIID.Unavailable");
@@ -562,7 +520,7 @@ async fn a_pending_image_is_refused_until_available() {
     wait_for_image_available(ec2.as_ref(), &copy, &WaitOptions::default())
         .await
         .unwrap();
-    share::share(&sim, &acct(OWNER), &region(), &spec)
+    share::share(&sim, &acct(OWNER), &us(), &spec)
         .await
         .unwrap();
 }
