@@ -12,9 +12,13 @@ fn image_name_table() {
     let table: Vec<(String, Result<(), &str>)> = vec![
         ("abc".into(), Ok(())),
         (
-            "golden-2026.11.27_build(42) [x86] /base\\ 'it'@home".into(),
+            "golden-2026.11.27_build(42) [x86] /base 'it'@home".into(),
             Ok(()),
         ),
+        // AWS writes the class as [A-Za-z0-9 ()[]./\-'@_]: the backslash escapes the dash and
+        // is not allowed itself.
+        ("golden\\base".into(), Err("InvalidAMIName.Malformed")),
+        ("a-b".into(), Ok(())),
         ("a".repeat(128), Ok(())),
         ("ab".into(), Err("InvalidAMIName.Malformed")),
         ("".into(), Err("InvalidAMIName.Malformed")),
@@ -36,6 +40,8 @@ fn image_name_table() {
     }
     let e = validate_image_name("golden*").unwrap_err();
     assert!(e.message().contains("'*'"), "{}", e.message());
+    let e = validate_image_name("golden\\base").unwrap_err();
+    assert!(e.message().contains("'\\\\'"), "{}", e.message());
 }
 
 #[test]

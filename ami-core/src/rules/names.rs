@@ -12,13 +12,15 @@ pub const NAME_MAX_LEN: usize = 128;
 /// The longest image description AWS accepts.
 pub const DESCRIPTION_MAX_LEN: usize = 255;
 
+/// The characters AWS allows in an image name, `[A-Za-z0-9 ()[]./\-'@_]` in AWS's notation,
+/// where the backslash only escapes the dash: a backslash itself is not allowed.
 fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || " ()[]./-'@_\\".contains(c)
+    c.is_ascii_alphanumeric() || " ()[]./-'@_".contains(c)
 }
 
 /// Checks an image name (CreateImage, CopyImage, RegisterImage): 3 to 128 characters of
-/// `A-Z a-z 0-9 space ( ) [ ] . / - ' @ _` and backslash. Else `InvalidAMIName.Malformed`, naming
-/// the name and the first offending character or the length.
+/// `A-Z a-z 0-9 space ( ) [ ] . / - ' @ _` (no backslash). Else `InvalidAMIName.Malformed`,
+/// naming the name and the first offending character or the length.
 pub fn validate_image_name(name: &str) -> Result<()> {
     let len = name.chars().count();
     let problem = if len < NAME_MIN_LEN {
@@ -41,7 +43,7 @@ pub fn validate_image_name(name: &str) -> Result<()> {
             Err(Error::from_code(
                 "InvalidAMIName.Malformed",
                 format!(
-                    "AMI name {shown:?} is invalid: {p}. Use 3 to 128 characters of letters, digits, spaces and ( ) [ ] . / - ' @ _ \\."
+                    "AMI name {shown:?} is invalid: {p}. Use 3 to 128 characters of letters, digits, spaces and ( ) [ ] . / - ' @ _."
                 ),
             ))
         }
