@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ami_core::{AccountId, Image, ImageId, ImageState, InstanceId, Region, SnapshotId};
+use ami_core::{AccountId, Image, ImageId, ImageState, Region, SnapshotId};
 
 use crate::state::{ImageRec, State};
 
@@ -20,44 +20,59 @@ pub(crate) fn scope(regions: &[Region], account: &AccountId, region: &Region) ->
     a * 1024 + r
 }
 
-/// What one image contributes to the indexes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A resource id (`<prefix>-<8 or 17 hex>`) as a number that sorts as the id does: the hex
+/// digits left-aligned in 68 bits, then the digit count. Ids of one kind share the prefix, so
+/// the number is unique per id and comparing numbers compares the ids, without touching
+/// strings or allocating.
+pub(crate) fn id_key(id: &str) -> u128 {
+    let hex = id.rsplit('-').next().unwrap_or(id).as_bytes();
+    let mut n: u128 = 0;
+    for (i, b) in hex.iter().take(17).enumerate() {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => 0,
+        };
+        n |= u128::from(d) << (4 * (16 - i));
+    }
+    (n << 8) | hex.len().min(255) as u128
+}
+
+/// What one image contributes to the indexes, apart from its name and snapshots, which never
+/// change once the image exists and count while it is registered. Plain numbers: computing
+/// and comparing contributions allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Contribution {
-    /// The name it holds in its account and Region (not once deregistered).
-    name: Option<(Scope, String)>,
+    /// Its owner and Region.
+    scope: Scope,
+    /// Whether it is registered (holds its name and its snapshots).
+    registered: bool,
     /// Whether it counts against the image quota (pending, available, disabled).
     counted: bool,
     /// Whether it is a copy in progress.
     pending_copy: bool,
-    /// The instance a pending CreateImage is reading.
-    pending_instance: Option<InstanceId>,
+    /// The instance a pending CreateImage is reading ([`id_key`]).
+    pending_instance: Option<u128>,
     /// Whether it is public.
     public: bool,
-    /// The snapshots it holds in use (not once deregistered).
-    snapshots: Vec<SnapshotId>,
 }
 
 fn contribution(regions: &[Region], i: &Image) -> Contribution {
-    let registered = i.state != ImageState::Deregistered;
     let pending = i.state == ImageState::Pending;
     Contribution {
-        name: registered.then(|| (scope(regions, &i.owner, &i.region), i.name.clone())),
+        scope: scope(regions, &i.owner, &i.region),
+        registered: i.state != ImageState::Deregistered,
         counted: matches!(
             i.state,
             ImageState::Pending | ImageState::Available | ImageState::Disabled
         ),
         pending_copy: pending && i.source_image_id.is_some() && i.source_instance_id.is_none(),
         pending_instance: if pending {
-            i.source_instance_id.clone()
+            i.source_instance_id.as_ref().map(|x| id_key(x.as_str()))
         } else {
             None
         },
         public: i.public,
-        snapshots: if registered {
-            i.snapshot_ids().into_iter().cloned().collect()
-        } else {
-            Vec::new()
-        },
     }
 }
 
@@ -83,48 +98,85 @@ pub(crate) struct Indexes {
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
     pub pending_copies: BTreeMap<Scope, usize>,
-    /// Pending CreateImage requests per instance.
-    pub pending_by_instance: BTreeMap<InstanceId, usize>,
+    /// Pending CreateImage requests per instance ([`id_key`]).
+    pub pending_by_instance: BTreeMap<u128, usize>,
     /// Public images, per owner and Region.
     pub public: BTreeMap<Scope, usize>,
-    /// Snapshot → the registered images using it.
-    pub snapshot_users: BTreeMap<SnapshotId, BTreeSet<ImageId>>,
+    /// Snapshot ([`id_key`]) → the registered images using it.
+    pub snapshot_users: BTreeMap<u128, BTreeSet<ImageId>>,
     /// Instances not yet terminated, per owner and Region.
     pub live_instances: BTreeMap<Scope, usize>,
 }
 
 impl Indexes {
-    fn apply(&mut self, id: &ImageId, i: &Image, c: &Contribution, up: bool) {
-        let key = scope(&self.regions, &i.owner, &i.region);
-        if let Some(k) = &c.name {
-            if up {
-                self.names.insert(k.clone(), id.clone());
-            } else if self.names.get(k) == Some(id) {
-                self.names.remove(k);
+    /// Moves image `id` (`i`) in the indexes from what `before` counted to what `after` counts
+    /// (`None`: not in the indexes), touching only the parts that differ.
+    fn update(
+        &mut self,
+        id: &ImageId,
+        i: &Image,
+        before: Option<&Contribution>,
+        after: Option<&Contribution>,
+    ) {
+        let part = |c: Option<&Contribution>, f: fn(&Contribution) -> bool| c.is_some_and(f);
+        let (reg_before, reg_after) = (
+            part(before, |c| c.registered),
+            part(after, |c| c.registered),
+        );
+        if reg_before != reg_after {
+            let scope = after.or(before).map_or(0, |c| c.scope);
+            self.registration(id, i, scope, reg_after);
+        }
+        let counters: [(
+            fn(&Contribution) -> bool,
+            fn(&mut Self) -> &mut BTreeMap<Scope, usize>,
+        ); 3] = [
+            (|c| c.counted, |s| &mut s.counted),
+            (|c| c.pending_copy, |s| &mut s.pending_copies),
+            (|c| c.public, |s| &mut s.public),
+        ];
+        for (has, map) in counters {
+            let (was, is) = (part(before, has), part(after, has));
+            if was != is {
+                let scope = after.or(before).map_or(0, |c| c.scope);
+                bump(map(self), scope, is);
             }
         }
-        if c.counted {
-            bump(&mut self.counted, key, up);
+        let (inst_before, inst_after) = (
+            before.and_then(|c| c.pending_instance),
+            after.and_then(|c| c.pending_instance),
+        );
+        if inst_before != inst_after {
+            if let Some(k) = inst_before {
+                bump(&mut self.pending_by_instance, k, false);
+            }
+            if let Some(k) = inst_after {
+                bump(&mut self.pending_by_instance, k, true);
+            }
         }
-        if c.pending_copy {
-            bump(&mut self.pending_copies, key, up);
+    }
+
+    /// Adds (or removes) a registered image's name and snapshot uses.
+    fn registration(&mut self, id: &ImageId, i: &Image, scope: Scope, up: bool) {
+        if up {
+            self.names.insert((scope, i.name.clone()), id.clone());
+        } else {
+            let k = (scope, i.name.clone());
+            if self.names.get(&k) == Some(id) {
+                self.names.remove(&k);
+            }
         }
-        if let Some(inst) = &c.pending_instance {
-            bump(&mut self.pending_by_instance, inst.clone(), up);
-        }
-        if c.public {
-            bump(&mut self.public, key, up);
-        }
-        for s in &c.snapshots {
+        for s in i.snapshot_ids() {
+            let key = id_key(s.as_str());
             if up {
                 self.snapshot_users
-                    .entry(s.clone())
+                    .entry(key)
                     .or_default()
                     .insert(id.clone());
-            } else if let Some(users) = self.snapshot_users.get_mut(s) {
+            } else if let Some(users) = self.snapshot_users.get_mut(&key) {
                 users.remove(id);
                 if users.is_empty() {
-                    self.snapshot_users.remove(s);
+                    self.snapshot_users.remove(&key);
                 }
             }
         }
@@ -136,20 +188,38 @@ impl State {
     pub fn insert_image(&mut self, rec: ImageRec) {
         let c = contribution(&self.index.regions, &rec.image);
         let id = rec.image.id.clone();
-        self.index.apply(&id, &rec.image, &c, true);
+        self.index.update(&id, &rec.image, None, Some(&c));
         self.images.insert(id, Box::new(rec));
     }
 
-    /// Changes an image, keeping the indexes in step; `None` if there is no such image.
+    /// Changes an image, keeping the indexes in step; `None` if there is no such image. `f`
+    /// must not change the image's id, name, owner, Region or block devices (no EC2 call
+    /// does; checked in debug builds).
     pub fn with_image<R>(&mut self, id: &ImageId, f: impl FnOnce(&mut ImageRec) -> R) -> Option<R> {
         let rec = self.images.get_mut(id)?;
         let before = contribution(&self.index.regions, &rec.image);
+        #[cfg(debug_assertions)]
+        let fixed = |i: &Image| {
+            (
+                i.id.clone(),
+                i.name.clone(),
+                i.owner.clone(),
+                i.region.clone(),
+                i.block_devices.clone(),
+            )
+        };
+        #[cfg(debug_assertions)]
+        let fixed_before = fixed(&rec.image);
         let out = f(rec);
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            fixed(&rec.image) == fixed_before,
+            "with_image changed a fixed field of {id}"
+        );
         let after = contribution(&self.index.regions, &rec.image);
         if before != after {
-            let image = rec.image.clone();
-            self.index.apply(id, &image, &before, false);
-            self.index.apply(id, &image, &after, true);
+            self.index
+                .update(id, &rec.image, Some(&before), Some(&after));
         }
         Some(out)
     }
@@ -158,7 +228,7 @@ impl State {
     pub fn images_using(&self, snap: &SnapshotId) -> Vec<&Image> {
         self.index
             .snapshot_users
-            .get(snap)
+            .get(&id_key(snap.as_str()))
             .into_iter()
             .flatten()
             .filter_map(|id| self.images.get(id))
@@ -197,12 +267,8 @@ impl State {
             ..Indexes::default()
         };
         for (id, r) in &self.images {
-            fresh.apply(
-                id,
-                &r.image,
-                &contribution(&fresh.regions.clone(), &r.image),
-                true,
-            );
+            let c = contribution(&fresh.regions, &r.image);
+            fresh.update(id, &r.image, None, Some(&c));
         }
         for r in self.instances.values() {
             if r.inst.state != ami_core::InstanceState::Terminated {
@@ -227,5 +293,31 @@ impl State {
             Some((name, _)) => Err(format!("index {name} drifted from the images")),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_key;
+
+    /// Id keys sort exactly as the ids do, and differ whenever the ids differ.
+    #[test]
+    fn id_keys_sort_as_ids() {
+        let mut ids = vec![
+            "ami-0123abcd",
+            "ami-0123abce",
+            "ami-0123abcd000000000",
+            "ami-0123abcd000000001",
+            "ami-0123abcd1",
+            "ami-fffffffffffffffff",
+            "ami-00000000",
+            "ami-00000000000000000",
+        ];
+        ids.sort_unstable();
+        let keys: Vec<u128> = ids.iter().map(|i| id_key(i)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(keys, sorted);
     }
 }

@@ -197,7 +197,7 @@ impl State {
             let pending_from_instance = self
                 .index
                 .pending_by_instance
-                .get(&req.instance_id)
+                .get(&crate::index::id_key(req.instance_id.as_str()))
                 .copied()
                 .unwrap_or(0);
             if pending_from_instance >= self.quotas.concurrent_no_reboot_images_per_instance {

@@ -328,9 +328,10 @@ impl State {
             );
             out.push(inst);
         }
-        self.with_image(&image.image.id, |r| {
-            r.image.last_launched_time = Some(cx.now)
-        });
+        // Not through `with_image`: the launch time is in no index.
+        if let Some(r) = self.images.get_mut(&image.image.id) {
+            r.image.last_launched_time = Some(cx.now);
+        }
         let key = self.scope(&cx.account, &cx.region);
         *self.index.live_instances.entry(key).or_default() += out.len();
         if let Some(k) = token_key {
