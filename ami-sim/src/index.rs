@@ -127,20 +127,21 @@ impl Indexes {
             let scope = after.or(before).map_or(0, |c| c.scope);
             self.registration(id, i, scope, reg_after);
         }
-        let counters: [(
-            fn(&Contribution) -> bool,
-            fn(&mut Self) -> &mut BTreeMap<Scope, usize>,
-        ); 3] = [
-            (|c| c.counted, |s| &mut s.counted),
-            (|c| c.pending_copy, |s| &mut s.pending_copies),
-            (|c| c.public, |s| &mut s.public),
-        ];
-        for (has, map) in counters {
-            let (was, is) = (part(before, has), part(after, has));
-            if was != is {
-                let scope = after.or(before).map_or(0, |c| c.scope);
-                bump(map(self), scope, is);
-            }
+        let scope = after.or(before).map_or(0, |c| c.scope);
+        let (was, is) = (part(before, |c| c.counted), part(after, |c| c.counted));
+        if was != is {
+            bump(&mut self.counted, scope, is);
+        }
+        let (was, is) = (
+            part(before, |c| c.pending_copy),
+            part(after, |c| c.pending_copy),
+        );
+        if was != is {
+            bump(&mut self.pending_copies, scope, is);
+        }
+        let (was, is) = (part(before, |c| c.public), part(after, |c| c.public));
+        if was != is {
+            bump(&mut self.public, scope, is);
         }
         let (inst_before, inst_after) = (
             before.and_then(|c| c.pending_instance),
@@ -303,7 +304,7 @@ mod tests {
     /// Id keys sort exactly as the ids do, and differ whenever the ids differ.
     #[test]
     fn id_keys_sort_as_ids() {
-        let mut ids = vec![
+        let mut ids = [
             "ami-0123abcd",
             "ami-0123abce",
             "ami-0123abcd000000000",
