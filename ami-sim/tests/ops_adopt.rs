@@ -6,8 +6,7 @@ use ami_core::api::{PermissionChanges, RunInstancesRequest};
 use ami_core::ops::adopt::{
     adopt, preflight_adopt, AdoptOptions, BlockerKind, TAG_ADOPTED_FROM, TAG_SOURCE_OWNER,
 };
-use ami_core::ops::bake::{bake, BakeRequest, Consistency};
-use ami_core::ops::share::{self, reencrypt, ReencryptRequest, ShareSpec};
+use ami_core::ops::share::{self, ShareSpec};
 use ami_core::{
     CreateVolumePermission, Ec2Ext, ImageId, ImageState, KeyManager, KmsExt, KmsKey,
     LaunchPermission,
@@ -15,7 +14,7 @@ use ami_core::{
 use ami_sim::{FaultPlan, Op, Sim};
 
 mod common;
-use common::{acct, eu, must, running_instance, us};
+use common::{acct, baked_with_key, eu, must, reencrypted, us};
 
 const OWNER: &str = "111111111111";
 const CONSUMER: &str = "222222222222";
@@ -35,26 +34,8 @@ fn sim_with(seed: u64, faults: FaultPlan) -> Sim {
 
 /// OWNER's image `golden` in us-east-1, encrypted with OWNER's customer managed key.
 async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
-    let ec2 = sim.ec2(&acct(OWNER), &us());
-    let inst = running_instance(sim, ec2.as_ref(), &us()).await;
-    let plain = bake(
-        ec2.as_ref(),
-        BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),
-    )
-    .await
-    .unwrap()
-    .image
-    .id;
-    let kms = sim.kms(&acct(OWNER), &us());
-    let key = must(|| kms.create_key_with_alias("golden", "golden images")).await;
-    let img = reencrypt(
-        sim,
-        &acct(OWNER),
-        &us(),
-        ReencryptRequest::new(plain, key.arn.clone()).name("golden"),
-    )
-    .await
-    .unwrap();
+    let (plain, key) = baked_with_key(sim, OWNER).await;
+    let img = reencrypted(sim, OWNER, &plain, &key).await;
     (img.id, key)
 }
 

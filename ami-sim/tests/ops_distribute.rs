@@ -5,21 +5,20 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ami_core::api::{
-    CopyImageRequest, CreateImageRequest, DescribeImagesRequest, DescribeSnapshotsRequest,
-    ExecutableBy, Owner, RunInstancesRequest,
+    DescribeImagesRequest, DescribeSnapshotsRequest, ExecutableBy, Owner, RunInstancesRequest,
 };
 use ami_core::ops::distribute::{
     self, AccountCopies, DistributeOptions, DistributionSpec, FailurePolicy, Protection, RUN_TAG,
 };
 use ami_core::ops::journal::{FileJournal, JournalEntry, JournalStore, MemoryJournal};
 use ami_core::{
-    DeregistrationProtection, Ec2Ext, ImageId, ImageState, KeyManager, KmsExt, KmsKeyRef,
-    LaunchPermission, Result, Timestamp, VirtualClock,
+    DeregistrationProtection, Ec2Ext, ImageId, ImageState, KeyManager, KmsKeyRef, LaunchPermission,
+    Result, Timestamp, VirtualClock,
 };
 use ami_sim::{FaultPlan, Op, Sim};
 
 mod common;
-use common::{acct, must, region, wait_available};
+use common::{acct, golden_image, golden_keys, must, region};
 
 const OWNER: &str = "111111111111";
 const A1: &str = "222222222222";
@@ -59,27 +58,8 @@ async fn fixture_with_org(seed: u64) -> (Sim, ImageId) {
 }
 
 async fn golden(sim: Sim) -> (Sim, ImageId) {
-    for a in [OWNER, A1, A2, CONSUMER] {
-        for r in REGIONS {
-            let kms = sim.kms(&acct(a), &region(r));
-            must(|| kms.create_key_with_alias("golden", "golden images")).await;
-        }
-    }
-    let (owner, home) = (acct(OWNER), region("us-east-1"));
-    let ec2 = sim.ec2(&owner, &home);
-    let base = sim.amazon_image(&home, "al2023").unwrap();
-    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
-        .await
-        .remove(0);
-    tokio::time::sleep(Duration::from_secs(120)).await;
-    let built =
-        must(|| ec2.create_image(CreateImageRequest::new(inst.id.clone(), "golden-build"))).await;
-    wait_available(&sim, &owner, &home, &built).await;
-    let req = CopyImageRequest::new(home.clone(), built, "golden-1")
-        .encrypt_with("alias/golden".parse().unwrap())
-        .client_token("fixture-golden-1".parse().unwrap());
-    let golden = must(|| ec2.copy_image(req.clone())).await;
-    wait_available(&sim, &owner, &home, &golden).await;
+    golden_keys(&sim, &[OWNER, A1, A2, CONSUMER], &REGIONS).await;
+    let golden = golden_image(&sim, &acct(OWNER), &region("us-east-1")).await;
     (sim, golden)
 }
 

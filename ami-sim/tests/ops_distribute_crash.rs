@@ -7,20 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_core::api::{
-    CopyImageRequest, CreateImageRequest, DescribeImagesRequest, DescribeSnapshotsRequest, Owner,
-    RunInstancesRequest,
-};
+use ami_core::api::{DescribeImagesRequest, DescribeSnapshotsRequest, Owner};
 use ami_core::ops::distribute::{
     self, AccountCopies, DistributeOptions, DistributionPlan, DistributionSpec, Protection,
 };
 use ami_core::ops::journal::{JournalEntry, JournalStore, MemoryJournal};
-use ami_core::{Ec2Ext, Error, ImageState, KmsExt, LaunchPermission, Result, VirtualClock};
+use ami_core::{Ec2Ext, Error, ImageState, LaunchPermission, Result, VirtualClock};
 use ami_sim::{FaultPlan, Sim};
 use proptest::prelude::*;
 
 mod common;
-use common::{acct, must, region, wait_available};
+use common::{acct, golden_image, golden_keys, must, region};
 
 const OWNER: &str = "111111111111";
 const A1: &str = "222222222222";
@@ -61,27 +58,9 @@ async fn fixture(seed: u64, faults: FaultPlan) -> (Sim, DistributionPlan) {
         .faults(faults)
         .build()
         .unwrap();
-    for a in [OWNER, A1] {
-        for r in REGIONS {
-            let kms = sim.kms(&acct(a), &region(r));
-            must(|| kms.create_key_with_alias("golden", "golden images")).await;
-        }
-    }
+    golden_keys(&sim, &[OWNER, A1], &REGIONS).await;
     let (owner, home) = (acct(OWNER), region("us-east-1"));
-    let ec2 = sim.ec2(&owner, &home);
-    let base = sim.amazon_image(&home, "al2023").unwrap();
-    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
-        .await
-        .remove(0);
-    tokio::time::sleep(Duration::from_secs(120)).await;
-    let built =
-        must(|| ec2.create_image(CreateImageRequest::new(inst.id.clone(), "golden-build"))).await;
-    wait_available(&sim, &owner, &home, &built).await;
-    let req = CopyImageRequest::new(home.clone(), built, "golden-1")
-        .encrypt_with("alias/golden".parse().unwrap())
-        .client_token("fixture-golden-1".parse().unwrap());
-    let golden = must(|| ec2.copy_image(req.clone())).await;
-    wait_available(&sim, &owner, &home, &golden).await;
+    let golden = golden_image(&sim, &owner, &home).await;
 
     let mut spec = DistributionSpec::new(owner, home, golden)
         .regions(REGIONS.map(region))

@@ -3,18 +3,15 @@
 //! refusal and `reencrypt`; organizations and OUs; public sharing; faults.
 
 use ami_core::api::{CopyImageRequest, DescribeImagesRequest, Owner, RunInstancesRequest};
-use ami_core::ops::bake::{bake, BakeRequest, Consistency};
 use ami_core::ops::share::{
     self, account_sid, org_sid, reencrypt, ReencryptRequest, ShareSpec, TAG_REENCRYPTED_FROM,
 };
 use ami_core::ops::wait::{wait_for_image_available, WaitOptions};
-use ami_core::{
-    CreateVolumePermission, Ec2Ext, ImageId, KeyManager, KmsExt, KmsKey, LaunchPermission,
-};
+use ami_core::{CreateVolumePermission, Ec2Ext, ImageId, KeyManager, KmsKey, LaunchPermission};
 use ami_sim::{FaultPlan, Op, Sim};
 
 mod common;
-use common::{acct, must, running_instance, us};
+use common::{acct, baked_with_key, must, reencrypted, us};
 
 const OWNER: &str = "111111111111";
 const CONSUMER: &str = "222222222222";
@@ -33,32 +30,13 @@ fn sim(seed: u64, faults: FaultPlan) -> Sim {
 
 /// An unencrypted image baked by OWNER, and OWNER's customer managed key `alias/golden`.
 async fn baked(sim: &Sim) -> (ImageId, KmsKey) {
-    let ec2 = sim.ec2(&acct(OWNER), &us());
-    let inst = running_instance(sim, ec2.as_ref(), &us()).await;
-    let image = bake(
-        ec2.as_ref(),
-        BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),
-    )
-    .await
-    .unwrap()
-    .image
-    .id;
-    let kms = sim.kms(&acct(OWNER), &us());
-    let key = must(|| kms.create_key_with_alias("golden", "golden images")).await;
-    (image, key)
+    baked_with_key(sim, OWNER).await
 }
 
 /// The golden image copied under the customer managed key.
 async fn cmk_image(sim: &Sim) -> (ImageId, KmsKey) {
     let (plain, key) = baked(sim).await;
-    let img = reencrypt(
-        sim,
-        &acct(OWNER),
-        &us(),
-        ReencryptRequest::new(plain.clone(), key.arn.clone()).name("golden"),
-    )
-    .await
-    .unwrap();
+    let img = reencrypted(sim, OWNER, &plain, &key).await;
     assert_eq!(img.owner, acct(OWNER));
     assert_eq!(img.source_image_id.as_ref(), Some(&plain));
     assert_eq!(

@@ -7,10 +7,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use ami_core::api::RunInstancesRequest;
+use ami_core::api::{CopyImageRequest, CreateImageRequest, RunInstancesRequest};
+use ami_core::ops::bake::{bake, BakeRequest, Consistency};
+use ami_core::ops::share::{reencrypt, ReencryptRequest};
 use ami_core::ops::wait::{wait_for_instance_state, WaitOptions};
 use ami_core::{
-    AccountId, Ec2, Ec2Ext, ImageId, ImageState, Instance, InstanceState, Region, Result,
+    AccountId, Ec2, Ec2Ext, Image, ImageId, ImageState, Instance, InstanceState, KmsExt, KmsKey,
+    Region, Result,
 };
 use ami_sim::{FaultPlan, Sim, SimBuilder};
 
@@ -97,4 +100,66 @@ pub async fn wait_available(sim: &Sim, account: &AccountId, r: &Region, id: &Ima
         assert_eq!(img.state, ImageState::Pending, "{img:?}");
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
+}
+
+/// Creates a customer managed key with alias `golden` for every one of `accounts` in every one
+/// of `regions`.
+pub async fn golden_keys(sim: &Sim, accounts: &[&str], regions: &[&str]) {
+    for a in accounts {
+        for r in regions {
+            let kms = sim.kms(&acct(a), &region(r));
+            must(|| kms.create_key_with_alias("golden", "golden images")).await;
+        }
+    }
+}
+
+/// `owner`'s image `golden-1` in `home`: an image of an Amazon `al2023` instance
+/// (`golden-build`), copied under `owner`'s key `alias/golden` (see [`golden_keys`]) with the
+/// client token `fixture-golden-1`; returned once available.
+pub async fn golden_image(sim: &Sim, owner: &AccountId, home: &Region) -> ImageId {
+    let ec2 = sim.ec2(owner, home);
+    let base = sim.amazon_image(home, "al2023").unwrap();
+    let inst = must(|| ec2.run_instances(RunInstancesRequest::new(base.clone())))
+        .await
+        .remove(0);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let built =
+        must(|| ec2.create_image(CreateImageRequest::new(inst.id.clone(), "golden-build"))).await;
+    wait_available(sim, owner, home, &built).await;
+    let req = CopyImageRequest::new(home.clone(), built, "golden-1")
+        .encrypt_with("alias/golden".parse().unwrap())
+        .client_token("fixture-golden-1".parse().unwrap());
+    let golden = must(|| ec2.copy_image(req.clone())).await;
+    wait_available(sim, owner, home, &golden).await;
+    golden
+}
+
+/// An unencrypted image `golden-plain` baked (no reboot) by `owner` in us-east-1, and
+/// `owner`'s customer managed key `alias/golden` there.
+pub async fn baked_with_key(sim: &Sim, owner: &str) -> (ImageId, KmsKey) {
+    let ec2 = sim.ec2(&acct(owner), &us());
+    let inst = running_instance(sim, ec2.as_ref(), &us()).await;
+    let image = bake(
+        ec2.as_ref(),
+        BakeRequest::new(inst.id, "golden-plain").consistency(Consistency::NoReboot),
+    )
+    .await
+    .unwrap()
+    .image
+    .id;
+    let kms = sim.kms(&acct(owner), &us());
+    let key = must(|| kms.create_key_with_alias("golden", "golden images")).await;
+    (image, key)
+}
+
+/// `owner`'s copy `golden` of `plain` in us-east-1 under `key` (`ops::share::reencrypt`).
+pub async fn reencrypted(sim: &Sim, owner: &str, plain: &ImageId, key: &KmsKey) -> Image {
+    reencrypt(
+        sim,
+        &acct(owner),
+        &us(),
+        ReencryptRequest::new(plain.clone(), key.arn.clone()).name("golden"),
+    )
+    .await
+    .unwrap()
 }
