@@ -41,7 +41,7 @@ pub fn eu() -> Region {
 pub fn builder(seed: u64, regions: &[&str], accounts: &[&str]) -> SimBuilder {
     let mut b = Sim::builder().seed(seed).regions(regions.iter().copied());
     for a in accounts {
-        b = b.account(*a);
+        b = b.account(a);
     }
     b
 }
