@@ -8,6 +8,7 @@ use ami_core::rules::Membership;
 use ami_core::{AccountId, OrganizationArn, OrganizationalUnitArn, Region, Result, VirtualClock};
 
 use crate::faults::FaultPlan;
+use crate::idmap::IdMap;
 use crate::sim::{Inner, Sim};
 use crate::state::{err, State};
 
@@ -305,9 +306,9 @@ impl SimBuilder {
             scripted: Vec::new(),
             outages: Vec::new(),
             guards: BTreeMap::new(),
-            images: BTreeMap::new(),
-            snapshots: BTreeMap::new(),
-            instances: BTreeMap::new(),
+            images: IdMap::new(),
+            snapshots: IdMap::new(),
+            instances: IdMap::new(),
             keys: BTreeMap::new(),
             aliases: BTreeMap::new(),
             bpa: BTreeMap::new(),

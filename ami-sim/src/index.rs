@@ -267,7 +267,7 @@ impl State {
             regions: self.index.regions.clone(),
             ..Indexes::default()
         };
-        for (id, r) in &self.images {
+        for (id, r) in self.images.iter() {
             let c = contribution(&fresh.regions, &r.image);
             fresh.update(id, &r.image, None, Some(&c));
         }

@@ -94,6 +94,7 @@ mod builder;
 pub mod catalogue;
 mod ec2;
 mod faults;
+mod idmap;
 mod index;
 mod keys;
 mod kms;

@@ -14,6 +14,7 @@ use ami_core::{
 
 use crate::builder::Quotas;
 use crate::faults::{FaultPlan, Outage, ScriptedFault};
+use crate::idmap::IdMap;
 use crate::log::Call;
 
 /// An image and what only the simulator knows about it.
@@ -139,9 +140,9 @@ pub(crate) struct State {
     pub outages: Vec<Outage>,
     pub guards: BTreeMap<AccountId, Arc<dyn LaunchGuard>>,
     /// Boxed: a B-tree node then moves pointers, not whole records, on insert.
-    pub images: BTreeMap<ImageId, Box<ImageRec>>,
-    pub snapshots: BTreeMap<SnapshotId, Box<SnapRec>>,
-    pub instances: BTreeMap<InstanceId, Box<InstRec>>,
+    pub images: IdMap<ImageId, Box<ImageRec>>,
+    pub snapshots: IdMap<SnapshotId, Box<SnapRec>>,
+    pub instances: IdMap<InstanceId, Box<InstRec>>,
     pub keys: BTreeMap<String, KeyRec>,
     /// (account, Region, alias name) → key id.
     pub aliases: BTreeMap<(AccountId, Region, String), String>,
