@@ -31,6 +31,11 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
         self.map.get(&id_key(id.as_ref())).map(|(_, v)| v)
     }
 
+    /// The record whose id has the [`id_key`] `key`.
+    pub fn get_by_key(&self, key: u128) -> Option<&V> {
+        self.map.get(&key).map(|(_, v)| v)
+    }
+
     /// The record of `id`, to change.
     pub fn get_mut(&mut self, id: &K) -> Option<&mut V> {
         self.map.get_mut(&id_key(id.as_ref())).map(|(_, v)| v)

@@ -25,17 +25,16 @@ pub(crate) fn scope(regions: &[Region], account: &AccountId, region: &Region) ->
 /// the number is unique per id and comparing numbers compares the ids, without touching
 /// strings or allocating.
 pub(crate) fn id_key(id: &str) -> u128 {
-    let hex = id.rsplit('-').next().unwrap_or(id).as_bytes();
+    let bytes = id.as_bytes();
+    let start = bytes.iter().rposition(|&b| b == b'-').map_or(0, |i| i + 1);
+    let hex = &bytes[start..];
+    let len = hex.len().min(17);
     let mut n: u128 = 0;
-    for (i, b) in hex.iter().take(17).enumerate() {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => 0,
-        };
-        n |= u128::from(d) << (4 * (16 - i));
+    for &b in &hex[..len] {
+        // Lowercase hex digit to its value: '0'..='9' have bit 6 clear, 'a'..='f' set.
+        n = (n << 4) | u128::from((b & 0xf) + 9 * (b >> 6));
     }
-    (n << 8) | hex.len().min(255) as u128
+    ((n << (4 * (17 - len))) << 8) | len as u128
 }
 
 /// What one image contributes to the indexes, apart from its name and snapshots, which never
@@ -93,7 +92,7 @@ pub(crate) struct Indexes {
     /// The simulated Regions, sorted (for [`scope`]).
     pub regions: Vec<Region>,
     /// (owner and Region, name) → the registered image holding the name.
-    pub names: BTreeMap<(Scope, String), ImageId>,
+    pub names: BTreeMap<(Scope, String), u128>,
     /// Images counting against the image quota, per owner and Region.
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
@@ -102,8 +101,9 @@ pub(crate) struct Indexes {
     pub pending_by_instance: BTreeMap<u128, usize>,
     /// Public images, per owner and Region.
     pub public: BTreeMap<Scope, usize>,
-    /// Snapshot ([`id_key`]) → the registered images using it.
-    pub snapshot_users: BTreeMap<u128, BTreeSet<ImageId>>,
+    /// (snapshot, registered image using it), both as [`id_key`]s: one B-tree, no set per
+    /// snapshot.
+    pub snapshot_users: BTreeSet<(u128, u128)>,
     /// Instances not yet terminated, per owner and Region.
     pub live_instances: BTreeMap<Scope, usize>,
 }
@@ -159,26 +159,21 @@ impl Indexes {
 
     /// Adds (or removes) a registered image's name and snapshot uses.
     fn registration(&mut self, id: &ImageId, i: &Image, scope: Scope, up: bool) {
+        let image = id_key(id.as_str());
         if up {
-            self.names.insert((scope, i.name.clone()), id.clone());
+            self.names.insert((scope, i.name.clone()), image);
         } else {
             let k = (scope, i.name.clone());
-            if self.names.get(&k) == Some(id) {
+            if self.names.get(&k) == Some(&image) {
                 self.names.remove(&k);
             }
         }
         for s in i.snapshot_ids() {
-            let key = id_key(s.as_str());
+            let pair = (id_key(s.as_str()), image);
             if up {
-                self.snapshot_users
-                    .entry(key)
-                    .or_default()
-                    .insert(id.clone());
-            } else if let Some(users) = self.snapshot_users.get_mut(&key) {
-                users.remove(id);
-                if users.is_empty() {
-                    self.snapshot_users.remove(&key);
-                }
+                self.snapshot_users.insert(pair);
+            } else {
+                self.snapshot_users.remove(&pair);
             }
         }
     }
@@ -227,12 +222,11 @@ impl State {
 
     /// The registered images using `snap`.
     pub fn images_using(&self, snap: &SnapshotId) -> Vec<&Image> {
+        let snap = id_key(snap.as_str());
         self.index
             .snapshot_users
-            .get(&id_key(snap.as_str()))
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.images.get(id))
+            .range((snap, 0)..=(snap, u128::MAX))
+            .filter_map(|&(_, image)| self.images.get_by_key(image))
             .map(|r| &r.image)
             .collect()
     }
@@ -257,7 +251,7 @@ impl State {
         self.index
             .names
             .get(&(self.scope(account, region), name.to_owned()))
-            .and_then(|id| self.images.get(id))
+            .and_then(|&image| self.images.get_by_key(image))
             .map(|r| &r.image)
     }
 

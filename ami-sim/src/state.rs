@@ -190,19 +190,31 @@ impl State {
     }
 
     pub fn new_image_id(&mut self) -> ImageId {
-        ImageId::from_u128(self.next_unique())
+        let n = self.next_unique();
+        hex_id(ImageId::PREFIX, n)
+            .try_into()
+            .unwrap_or_else(|_| ImageId::from_u128(n))
     }
 
     pub fn new_snapshot_id(&mut self) -> SnapshotId {
-        SnapshotId::from_u128(self.next_unique())
+        let n = self.next_unique();
+        hex_id(SnapshotId::PREFIX, n)
+            .try_into()
+            .unwrap_or_else(|_| SnapshotId::from_u128(n))
     }
 
     pub fn new_instance_id(&mut self) -> InstanceId {
-        InstanceId::from_u128(self.next_unique())
+        let n = self.next_unique();
+        hex_id(InstanceId::PREFIX, n)
+            .try_into()
+            .unwrap_or_else(|_| InstanceId::from_u128(n))
     }
 
     pub fn new_volume_id(&mut self) -> VolumeId {
-        VolumeId::from_u128(self.next_unique())
+        let n = self.next_unique();
+        hex_id(VolumeId::PREFIX, n)
+            .try_into()
+            .unwrap_or_else(|_| VolumeId::from_u128(n))
     }
 
     /// A UUID-shaped KMS key id (or `mrk-` + 32 hex for multi-Region keys).
@@ -396,7 +408,44 @@ impl State {
     }
 }
 
+/// `prefix` and the low 68 bits of `n` as 17 lowercase hex digits: the text of
+/// `from_u128`, written without the formatting machinery (ids are made on every create).
+fn hex_id(prefix: &str, n: u128) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(prefix.len() + 17);
+    s.push_str(prefix);
+    for i in (0..17).rev() {
+        s.push(char::from(DIGITS[((n >> (4 * i)) & 0xf) as usize]));
+    }
+    s
+}
+
 /// `Error::from_code`, shorter.
 pub(crate) fn err(code: &str, message: impl Into<String>) -> Error {
     Error::from_code(code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_id;
+    use ami_core::{ImageId, SnapshotId};
+
+    /// Ids written by hand are exactly those `from_u128` writes.
+    #[test]
+    fn hex_ids_match_from_u128() {
+        for n in [
+            0u128,
+            1,
+            0xabc,
+            (1 << 68) - 1,
+            u128::MAX,
+            0x1234_5678_9abc_def0_1234,
+        ] {
+            assert_eq!(hex_id(ImageId::PREFIX, n), ImageId::from_u128(n).as_str());
+            assert_eq!(
+                hex_id(SnapshotId::PREFIX, n),
+                SnapshotId::from_u128(n).as_str()
+            );
+        }
+    }
 }
