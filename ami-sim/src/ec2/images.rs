@@ -424,11 +424,18 @@ impl State {
         let mut devices = Vec::new();
         let mut total = 0u32;
         for bd in &src.image.block_devices {
+            // Only what the copy takes from the source snapshot, not the whole record.
             let src_snap = bd
                 .snapshot_id
                 .as_ref()
                 .and_then(|s| self.snapshots.get(s))
-                .cloned();
+                .map(|s| {
+                    (
+                        s.data.clone(),
+                        s.product_codes.clone(),
+                        s.snap.id.to_string(),
+                    )
+                });
             // AWS: §4 "Encryption" (the table of source → target encryption).
             let target_enc = rules::copy_encryption(bd, key_reusable, &params)?;
             // Reading an encrypted source needs the source key (checked when the copy ends).
@@ -439,14 +446,8 @@ impl State {
                     key,
                 });
             }
-            let (data, codes, src_snap_id) = match &src_snap {
-                Some(s) => (
-                    s.data.clone(),
-                    s.product_codes.clone(),
-                    s.snap.id.to_string(),
-                ),
-                None => (Arc::new(BTreeMap::new()), Vec::new(), String::new()),
-            };
+            let (data, codes, src_snap_id) =
+                src_snap.unwrap_or_else(|| (Arc::new(BTreeMap::new()), Vec::new(), String::new()));
             let snap = self.new_snapshot(
                 cx,
                 None,
