@@ -29,8 +29,8 @@ fn denied(account: &AccountId, action: &str, arn: &KmsKeyRef) -> ami_core::Error
 }
 
 impl State {
-    fn key_for(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<String> {
-        self.resolve_key(&cx.account, &cx.region, key, cx.now)
+    fn key_for(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef) -> Result<String> {
+        self.resolve_key(cx.account, cx.region, key, cx.now)
     }
 
     fn key_rec(&self, id: &str) -> Result<&KeyRec> {
@@ -39,7 +39,7 @@ impl State {
             .ok_or_else(|| err("NotFoundException", format!("Key '{id}' does not exist")))
     }
 
-    fn create_key(&mut self, cx: &Ctx, req: CreateKeyRequest) -> Result<KmsKey> {
+    fn create_key(&mut self, cx: &Ctx<'_>, req: CreateKeyRequest) -> Result<KmsKey> {
         if req.description.chars().count() > 8192 {
             return Err(err(
                 "ValidationException",
@@ -47,7 +47,7 @@ impl State {
             ));
         }
         let id = self.new_key_id(req.multi_region);
-        let arn = KmsKeyRef::key_arn(&cx.region, &cx.account, &id)?;
+        let arn = KmsKeyRef::key_arn(cx.region, cx.account, &id)?;
         let key = KmsKey {
             key_id: id.clone(),
             arn,
@@ -62,7 +62,7 @@ impl State {
         };
         let policy = req
             .policy
-            .unwrap_or_else(|| KeyPolicy::default_for(&cx.account));
+            .unwrap_or_else(|| KeyPolicy::default_for(cx.account));
         self.keys.insert(
             id,
             KeyRec {
@@ -74,17 +74,17 @@ impl State {
         Ok(key)
     }
 
-    fn describe_key(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<KmsKey> {
+    fn describe_key(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef) -> Result<KmsKey> {
         let id = self.key_for(cx, key)?;
         let rec = self.key_rec(&id)?;
-        if rec.key.owner != cx.account && !self.key_allows(&id, &cx.account, KmsAction::DescribeKey)
+        if rec.key.owner != *cx.account && !self.key_allows(&id, cx.account, KmsAction::DescribeKey)
         {
-            return Err(denied(&cx.account, "kms:DescribeKey", &rec.key.arn));
+            return Err(denied(cx.account, "kms:DescribeKey", &rec.key.arn));
         }
         Ok(rec.key.clone())
     }
 
-    fn create_alias(&mut self, cx: &Ctx, alias: String, key: &KmsKeyRef) -> Result<()> {
+    fn create_alias(&mut self, cx: &Ctx<'_>, alias: String, key: &KmsKeyRef) -> Result<()> {
         let valid = alias.strip_prefix("alias/").is_some_and(|n| {
             !n.is_empty()
                 && n.len() <= 250
@@ -109,8 +109,8 @@ impl State {
         }
         let id = self.key_for(cx, key)?;
         let rec = self.key_rec(&id)?;
-        if rec.key.owner != cx.account || rec.key.manager == KeyManager::Aws {
-            return Err(denied(&cx.account, "kms:CreateAlias", &rec.key.arn));
+        if rec.key.owner != *cx.account || rec.key.manager == KeyManager::Aws {
+            return Err(denied(cx.account, "kms:CreateAlias", &rec.key.arn));
         }
         let k = (cx.account.clone(), cx.region.clone(), alias.clone());
         if self.aliases.contains_key(&k) {
@@ -129,21 +129,21 @@ impl State {
         Ok(())
     }
 
-    fn get_key_policy(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<KeyPolicy> {
+    fn get_key_policy(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef) -> Result<KeyPolicy> {
         let id = self.key_for(cx, key)?;
         let rec = self.key_rec(&id)?;
-        if rec.key.owner != cx.account {
-            return Err(denied(&cx.account, "kms:GetKeyPolicy", &rec.key.arn));
+        if rec.key.owner != *cx.account {
+            return Err(denied(cx.account, "kms:GetKeyPolicy", &rec.key.arn));
         }
         Ok(rec.policy.clone())
     }
 
-    fn put_key_policy(&mut self, cx: &Ctx, key: &KmsKeyRef, policy: KeyPolicy) -> Result<()> {
+    fn put_key_policy(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef, policy: KeyPolicy) -> Result<()> {
         let id = self.key_for(cx, key)?;
         let rec = self.key_rec(&id)?;
-        if rec.key.owner != cx.account || rec.key.manager == KeyManager::Aws {
+        if rec.key.owner != *cx.account || rec.key.manager == KeyManager::Aws {
             // AWS: §3 "Encryption rules": the policy of an AWS managed key can't be changed.
-            return Err(denied(&cx.account, "kms:PutKeyPolicy", &rec.key.arn));
+            return Err(denied(cx.account, "kms:PutKeyPolicy", &rec.key.arn));
         }
         if let Some(r) = self.keys.get_mut(&id) {
             r.policy = policy;
@@ -151,7 +151,7 @@ impl State {
         Ok(())
     }
 
-    fn create_grant(&mut self, cx: &Ctx, req: CreateGrantRequest) -> Result<String> {
+    fn create_grant(&mut self, cx: &Ctx<'_>, req: CreateGrantRequest) -> Result<String> {
         if req.operations.is_empty() {
             return Err(err(
                 "ValidationException",
@@ -161,11 +161,11 @@ impl State {
         let id = self.key_for(cx, &req.key)?;
         let rec = self.key_rec(&id)?;
         let arn = rec.key.arn.clone();
-        let allowed = rec.key.owner == cx.account
+        let allowed = rec.key.owner == *cx.account
             || (rec.key.manager == KeyManager::Customer
-                && self.key_allows(&id, &cx.account, KmsAction::CreateGrant));
+                && self.key_allows(&id, cx.account, KmsAction::CreateGrant));
         if !allowed {
-            return Err(denied(&cx.account, "kms:CreateGrant", &arn));
+            return Err(denied(cx.account, "kms:CreateGrant", &arn));
         }
         if let Some(name) = &req.name {
             if let Some(g) = rec.grants.iter().find(|g| g.name.as_ref() == Some(name)) {
@@ -187,21 +187,21 @@ impl State {
         Ok(grant_id)
     }
 
-    fn list_grants(&mut self, cx: &Ctx, key: &KmsKeyRef) -> Result<Vec<Grant>> {
+    fn list_grants(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef) -> Result<Vec<Grant>> {
         let id = self.key_for(cx, key)?;
         let rec = self.key_rec(&id)?;
-        if rec.key.owner != cx.account && !self.key_allows(&id, &cx.account, KmsAction::DescribeKey)
+        if rec.key.owner != *cx.account && !self.key_allows(&id, cx.account, KmsAction::DescribeKey)
         {
-            return Err(denied(&cx.account, "kms:ListGrants", &rec.key.arn));
+            return Err(denied(cx.account, "kms:ListGrants", &rec.key.arn));
         }
         Ok(rec.grants.clone())
     }
 
-    fn revoke_grant(&mut self, cx: &Ctx, key: &KmsKeyRef, grant_id: &str) -> Result<()> {
+    fn revoke_grant(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef, grant_id: &str) -> Result<()> {
         let id = self.key_for(cx, key)?;
         let rec = self.key_rec(&id)?;
-        if rec.key.owner != cx.account {
-            return Err(denied(&cx.account, "kms:RevokeGrant", &rec.key.arn));
+        if rec.key.owner != *cx.account {
+            return Err(denied(cx.account, "kms:RevokeGrant", &rec.key.arn));
         }
         if !rec.grants.iter().any(|g| g.id == grant_id) {
             return Err(err(
@@ -220,7 +220,7 @@ impl SimKms {
     fn call<T>(
         &self,
         op: Op,
-        f: impl FnOnce(&mut State, &Ctx) -> Result<T>,
+        f: impl FnOnce(&mut State, &Ctx<'_>) -> Result<T>,
         summary: impl FnOnce(&T) -> String,
     ) -> Result<T> {
         self.sim.call(op, &self.account, &self.region, f, summary)

@@ -51,9 +51,9 @@ impl fmt::Debug for Sim {
 
 /// What an API call sees: who calls, where, and when.
 #[derive(Debug, Clone)]
-pub(crate) struct Ctx {
-    pub account: AccountId,
-    pub region: Region,
+pub(crate) struct Ctx<'a> {
+    pub account: &'a AccountId,
+    pub region: &'a Region,
     pub now: Timestamp,
 }
 
@@ -86,13 +86,13 @@ impl Sim {
         op: Op,
         account: &AccountId,
         region: &Region,
-        f: impl FnOnce(&mut State, &Ctx) -> Result<T>,
+        f: impl FnOnce(&mut State, &Ctx<'_>) -> Result<T>,
         summary: impl FnOnce(&T) -> String,
     ) -> Result<T> {
         let (mut st, now) = self.state_now();
         let ctx = Ctx {
-            account: account.clone(),
-            region: region.clone(),
+            account,
+            region,
             now,
         };
         let res = match pre_checks(&mut st, op, &ctx) {
@@ -396,8 +396,8 @@ fn device_index(rec: &crate::state::InstRec, instance: &InstanceId, device: &str
 }
 
 /// Unknown scope, outages, scripted faults and seeded faults, in that order.
-fn pre_checks(st: &mut State, op: Op, ctx: &Ctx) -> Option<Error> {
-    if !st.accounts.contains_key(&ctx.account) {
+fn pre_checks(st: &mut State, op: Op, ctx: &Ctx<'_>) -> Option<Error> {
+    if !st.accounts.contains_key(ctx.account) {
         return Some(err(
             "AuthFailure",
             format!(
@@ -407,7 +407,7 @@ fn pre_checks(st: &mut State, op: Op, ctx: &Ctx) -> Option<Error> {
             ),
         ));
     }
-    if !st.regions.contains(&ctx.region) {
+    if !st.regions.contains(ctx.region) {
         return Some(err(
             "InvalidRegion",
             format!(
@@ -419,7 +419,7 @@ fn pre_checks(st: &mut State, op: Op, ctx: &Ctx) -> Option<Error> {
     if st
         .outages
         .iter()
-        .any(|o| o.region == ctx.region && o.from <= ctx.now && ctx.now < o.until)
+        .any(|o| o.region == *ctx.region && o.from <= ctx.now && ctx.now < o.until)
     {
         return Some(if op.is_kms() {
             err(
@@ -440,7 +440,7 @@ fn pre_checks(st: &mut State, op: Op, ctx: &Ctx) -> Option<Error> {
     if let Some(i) = st
         .scripted
         .iter()
-        .position(|f| f.op == op && f.scope.matches(&ctx.account, &ctx.region))
+        .position(|f| f.op == op && f.scope.matches(ctx.account, ctx.region))
     {
         let f = st.scripted.remove(i);
         return Some(err(&f.code, format!("scripted fault on {op}")));

@@ -33,10 +33,10 @@ fn unavailable(id: &ImageId, state: ImageState) -> ami_core::Error {
 impl State {
     /// A visible image the caller owns, for the owner-only calls: `InvalidAMIID.NotFound` if
     /// it cannot see it, `AuthFailure` if it only may launch it.
-    fn owned_for(&self, cx: &Ctx, id: &ImageId, action: &str) -> Result<&ImageRec> {
+    fn owned_for(&self, cx: &Ctx<'_>, id: &ImageId, action: &str) -> Result<&ImageRec> {
         let r = self.visible_image(cx, id)?;
         // AWS: §3 "Ownership and usage": owner-only calls by a grantee get AuthFailure.
-        rules::check_owner(&cx.account, &r.image, action)?;
+        rules::check_owner(cx.account, &r.image, action)?;
         Ok(r)
     }
 
@@ -47,7 +47,7 @@ impl State {
 
     pub(crate) fn describe_launch_permissions(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &ImageId,
     ) -> Result<Vec<LaunchPermission>> {
         let r = self.owned_for(cx, id, "describe its launch permissions")?;
@@ -56,20 +56,20 @@ impl State {
 
     pub(crate) fn modify_launch_permissions(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &ImageId,
         changes: PermissionChanges<LaunchPermission>,
     ) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         let public_others = self
-            .count_in(&self.index.public, &cx.account, &cx.region)
+            .count_in(&self.index.public, cx.account, cx.region)
             .saturating_sub(usize::from(r.image.public));
         let current = Self::perms_of(r).to_vec();
         let ctx = ShareContext {
-            caller: &cx.account,
+            caller: cx.account,
             image: &r.image,
             current_permissions: &current,
-            block_public_access: self.bpa_state(&cx.account, &cx.region),
+            block_public_access: self.bpa_state(cx.account, cx.region),
             public_images_in_region: public_others,
         };
         // AWS: §3 "Sharing": owner only, available only, encrypted never public, AWS managed
@@ -101,23 +101,27 @@ impl State {
         })
     }
 
-    pub(crate) fn reset_launch_permissions(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
+    pub(crate) fn reset_launch_permissions(&mut self, cx: &Ctx<'_>, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         // AWS: §3 "ResetImageAttribute": removes every public and explicit permission.
-        let after = rules::launch_permissions_after_reset(&cx.account, &r.image)?;
+        let after = rules::launch_permissions_after_reset(cx.account, &r.image)?;
         self.change(id, |r| {
             r.perms = sorted(after);
             r.image.public = false;
         })
     }
 
-    pub(crate) fn cancel_image_launch_permission(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
+    pub(crate) fn cancel_image_launch_permission(
+        &mut self,
+        cx: &Ctx<'_>,
+        id: &ImageId,
+    ) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         // AWS: §3 "CancelImageLaunchPermission": removes only the caller's explicit grant;
         // org/OU and public access stay.
         let after = rules::launch_permissions_after_cancel(
-            &cx.account,
-            self.membership(&cx.account),
+            cx.account,
+            self.membership(cx.account),
             &r.image,
             Self::perms_of(r),
         )?;
@@ -126,7 +130,7 @@ impl State {
 
     pub(crate) fn modify_image_description(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &ImageId,
         description: String,
     ) -> Result<()> {
@@ -140,26 +144,26 @@ impl State {
 
     pub(crate) fn enable_image_deprecation(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &ImageId,
         at: Timestamp,
     ) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         // AWS: §6 "Deprecation": rounded to the minute, not in the past, at most 10 years
         // ahead (2 years after creation for public images).
-        let at = rules::deprecation_time(&cx.account, &r.image, at, cx.now)?;
+        let at = rules::deprecation_time(cx.account, &r.image, at, cx.now)?;
         self.change(id, |r| r.image.deprecation_time = Some(at))
     }
 
-    pub(crate) fn disable_image_deprecation(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
+    pub(crate) fn disable_image_deprecation(&mut self, cx: &Ctx<'_>, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
-        rules::check_disable_deprecation(&cx.account, &r.image)?;
+        rules::check_disable_deprecation(cx.account, &r.image)?;
         self.change(id, |r| r.image.deprecation_time = None)
     }
 
     pub(crate) fn enable_deregistration_protection(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &ImageId,
         with_cooldown: bool,
     ) -> Result<()> {
@@ -174,7 +178,7 @@ impl State {
 
     pub(crate) fn disable_deregistration_protection(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &ImageId,
     ) -> Result<()> {
         let r = self.owned_for(cx, id, "lift its deregistration protection")?;
@@ -187,9 +191,9 @@ impl State {
         self.change(id, |r| r.image.deregistration_protection = after)
     }
 
-    pub(crate) fn disable_image(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
+    pub(crate) fn disable_image(&mut self, cx: &Ctx<'_>, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
-        let next = rules::check_disable_image(&cx.account, &r.image)?;
+        let next = rules::check_disable_image(cx.account, &r.image)?;
         // AWS: §1 "DisableImage": removes all launch permissions; the image becomes private.
         self.change(id, |r| {
             r.image.state = next;
@@ -198,20 +202,20 @@ impl State {
         })
     }
 
-    pub(crate) fn enable_image(&mut self, cx: &Ctx, id: &ImageId) -> Result<()> {
+    pub(crate) fn enable_image(&mut self, cx: &Ctx<'_>, id: &ImageId) -> Result<()> {
         let r = self.visible_image(cx, id)?;
         // AWS: §1 "EnableImage": former grantees do not get access back.
-        let next = rules::check_enable_image(&cx.account, &r.image)?;
+        let next = rules::check_enable_image(cx.account, &r.image)?;
         self.change(id, |r| r.image.state = next)
     }
 
     pub(crate) fn set_block_public_access(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         to: BlockPublicAccessState,
     ) -> Result<()> {
-        let key = self.scope(&cx.account, &cx.region);
-        let current = self.bpa_state(&cx.account, &cx.region);
+        let key = self.scope(cx.account, cx.region);
+        let current = self.bpa_state(cx.account, cx.region);
         let rec = self.bpa.entry(key).or_insert(BpaRec {
             state: current,
             pending: None,

@@ -198,7 +198,7 @@ impl State {
 
     pub(crate) fn describe_images(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         req: DescribeImagesRequest,
     ) -> Result<Page<Image>> {
         check_filters(&req.filters, IMAGE_FILTERS)?;
@@ -209,9 +209,9 @@ impl State {
         let mut missing: Vec<&ImageId> = Vec::new();
         for id in &req.image_ids {
             let found = self.images.get(id).is_some_and(|r| {
-                r.image.region == cx.region
+                r.image.region == *cx.region
                     && r.visible_at <= cx.now
-                    && self.can_launch(r, &cx.account)
+                    && self.can_launch(r, cx.account)
                     && r.deregistered_at
                         .is_none_or(|t| cx.now < t.add(DEREGISTERED_GRACE))
             });
@@ -233,7 +233,7 @@ impl State {
                 )
             });
         }
-        let me = &cx.account;
+        let me = cx.account;
         let candidates: Box<dyn Iterator<Item = &ImageRec>> = if by_id {
             Box::new(
                 req.image_ids
@@ -247,7 +247,7 @@ impl State {
         let mut seen = std::collections::BTreeSet::new();
         for r in candidates {
             let i = &r.image;
-            if i.region != cx.region || r.visible_at > cx.now || !seen.insert(i.id.clone()) {
+            if i.region != *cx.region || r.visible_at > cx.now || !seen.insert(i.id.clone()) {
                 continue;
             }
             // AWS: §1 and §5: deregistered images show only briefly when named by id; disabled

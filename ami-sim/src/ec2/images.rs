@@ -116,7 +116,7 @@ impl State {
     #[allow(clippy::too_many_arguments)]
     fn new_snapshot(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         volume_id: Option<ami_core::VolumeId>,
         size: u32,
         encryption: Option<Encryption>,
@@ -152,7 +152,7 @@ impl State {
 
     fn insert_pending_image(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         image: Image,
         kms_checks: Vec<KmsCheck>,
         ready_in: Duration,
@@ -170,15 +170,19 @@ impl State {
         self.schedule(cx.now.add(ready_in), Event::ImageDone(id));
     }
 
-    pub(crate) fn create_image(&mut self, cx: &Ctx, req: CreateImageRequest) -> Result<ImageId> {
+    pub(crate) fn create_image(
+        &mut self,
+        cx: &Ctx<'_>,
+        req: CreateImageRequest,
+    ) -> Result<ImageId> {
         validate_name(&req.name)?;
         validate_description(&req.description)?;
         validate_tags(&req.image_tags, self.quotas.tags_per_resource)?;
         validate_tags(&req.snapshot_tags, self.quotas.tags_per_resource)?;
         let inst = match self.instances.get(&req.instance_id) {
             Some(r)
-                if r.inst.owner == cx.account
-                    && r.inst.region == cx.region
+                if r.inst.owner == *cx.account
+                    && r.inst.region == *cx.region
                     && r.visible_at <= cx.now =>
             {
                 r
@@ -212,8 +216,8 @@ impl State {
                 ));
             }
         }
-        self.check_name_free(&cx.account, &cx.region, &req.name)?;
-        self.check_image_quota(&cx.account, &cx.region)?;
+        self.check_name_free(cx.account, cx.region, &req.name)?;
+        self.check_image_quota(cx.account, cx.region)?;
 
         let image_id = self.new_image_id();
         let Some(inst) = self.instances.get_mut(&req.instance_id) else {
@@ -292,7 +296,7 @@ impl State {
         Ok(image_id)
     }
 
-    pub(crate) fn copy_image(&mut self, cx: &Ctx, req: CopyImageRequest) -> Result<ImageId> {
+    pub(crate) fn copy_image(&mut self, cx: &Ctx<'_>, req: CopyImageRequest) -> Result<ImageId> {
         // AWS: §4 "Limits and timing": a bad SourceRegion is InvalidRegion.
         if !self.regions.contains(&req.source_region) {
             return Err(err(
@@ -342,7 +346,7 @@ impl State {
             }
             _ => return Err(image_not_found(&req.source_image_id)),
         };
-        let membership = self.membership(&cx.account).clone();
+        let membership = self.membership(cx.account).clone();
         let source_permissions = Self::perms_of(&src);
         let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = src
             .image
@@ -355,9 +359,9 @@ impl State {
             })
             .collect();
         let copy_ctx = CopyContext {
-            caller: &cx.account,
+            caller: cx.account,
             membership: &membership,
-            destination_region: &cx.region,
+            destination_region: cx.region,
             source: &src.image,
             source_permissions,
             snapshot_permissions: &snapshot_permissions,
@@ -366,9 +370,9 @@ impl State {
         // billing codes, snapshot read permission, encrypted → unencrypted.
         rules::check_copy_image(&copy_ctx, &req)?;
         let key_reusable = copy_ctx.source_key_reusable();
-        self.check_name_free(&cx.account, &cx.region, &req.name)?;
-        self.check_image_quota(&cx.account, &cx.region)?;
-        let copying = self.count_in(&self.index.pending_copies, &cx.account, &cx.region);
+        self.check_name_free(cx.account, cx.region, &req.name)?;
+        self.check_image_quota(cx.account, cx.region)?;
+        let copying = self.count_in(&self.index.pending_copies, cx.account, cx.region);
         if copying >= self.quotas.concurrent_copies {
             return Err(err(
                 "ResourceLimitExceeded",
@@ -384,7 +388,7 @@ impl State {
         let mut kms_checks = Vec::new();
         let explicit: Option<std::result::Result<String, String>> =
             req.kms_key_id.as_ref().map(|k| {
-                self.resolve_key(&cx.account, &cx.region, k, cx.now)
+                self.resolve_key(cx.account, cx.region, k, cx.now)
                     .map_err(|_| k.to_string())
             });
         let explicit_enc: Option<Encryption> = match &explicit {
@@ -407,7 +411,7 @@ impl State {
                 key: k.clone(),
             });
         }
-        let default_id = self.ensure_default_key(&cx.account, &cx.region, cx.now);
+        let default_id = self.ensure_default_key(cx.account, cx.region, cx.now);
         let default_enc = self.encryption_of(&default_id).ok_or_else(|| {
             err(
                 "KMSInternalException",
@@ -473,9 +477,9 @@ impl State {
             });
         }
         // AWS: §4 "Tags": CopyImageTags copies only the caller's own tags.
-        let tags = rules::copied_tags(&cx.account, &src.image, &req);
+        let tags = rules::copied_tags(cx.account, &src.image, &req);
         // AWS: §4 "Cross-account copy" (the caller owns the copy) and "Lineage".
-        let lineage = rules::copy_lineage(&cx.account, &src.image);
+        let lineage = rules::copy_lineage(cx.account, &src.image);
         let image = Image {
             id: image_id.clone(),
             region: cx.region.clone(),
@@ -500,7 +504,7 @@ impl State {
             last_launched_time: None,
         };
         // AWS: §4: cross-Region copies are full copies, slower than in-Region ones.
-        let ready_in = if req.source_region == cx.region {
+        let ready_in = if req.source_region == *cx.region {
             build_time(45, 3, total)
         } else {
             build_time(300, 15, total)
@@ -520,7 +524,7 @@ impl State {
 
     pub(crate) fn register_image(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         req: RegisterImageRequest,
     ) -> Result<ImageId> {
         validate_name(&req.name)?;
@@ -564,9 +568,9 @@ impl State {
         for d in &req.block_devices {
             let snap = match self.snapshots.get(&d.snapshot_id) {
                 Some(s)
-                    if s.snap.region == cx.region
+                    if s.snap.region == *cx.region
                         && s.visible_at <= cx.now
-                        && self.can_read_snapshot(s, &cx.account) =>
+                        && self.can_read_snapshot(s, cx.account) =>
                 {
                     s
                 }
@@ -601,8 +605,8 @@ impl State {
                 delete_on_termination: d.delete_on_termination,
             });
         }
-        self.check_name_free(&cx.account, &cx.region, &req.name)?;
-        self.check_image_quota(&cx.account, &cx.region)?;
+        self.check_name_free(cx.account, cx.region, &req.name)?;
+        self.check_image_quota(cx.account, cx.region)?;
         let image_id = self.new_image_id();
         let image = Image {
             id: image_id.clone(),
@@ -634,13 +638,13 @@ impl State {
 
     pub(crate) fn deregister_image(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         req: DeregisterImageRequest,
     ) -> Result<Vec<DeleteSnapshotResult>> {
         let rec = self.visible_image(cx, &req.image_id)?;
         // AWS: §6 "Deregistration protection" (owner only; refused while protected or in the
         // 24 h cooldown).
-        rules::check_deregister(&cx.account, &rec.image, cx.now)?;
+        rules::check_deregister(cx.account, &rec.image, cx.now)?;
         // AWS: §2: snapshots are kept unless DeleteAssociatedSnapshots; those other images use
         // are skipped.
         let related: Vec<&Image> = rec
@@ -675,12 +679,12 @@ impl State {
     }
 
     /// An image of this Region the caller can see (owns or may launch), in any state.
-    pub(crate) fn visible_image(&self, cx: &Ctx, id: &ImageId) -> Result<&ImageRec> {
+    pub(crate) fn visible_image(&self, cx: &Ctx<'_>, id: &ImageId) -> Result<&ImageRec> {
         match self.images.get(id) {
             Some(r)
-                if r.image.region == cx.region
+                if r.image.region == *cx.region
                     && r.visible_at <= cx.now
-                    && (r.image.owner == cx.account || self.can_launch(r, &cx.account)) =>
+                    && (r.image.owner == *cx.account || self.can_launch(r, cx.account)) =>
             {
                 Ok(r)
             }
@@ -690,12 +694,12 @@ impl State {
 
     /// An image of this Region the caller owns; `AuthFailure` if it only may launch it,
     /// `InvalidAMIID.NotFound` if it cannot see it.
-    pub(crate) fn owned_image(&self, cx: &Ctx, id: &ImageId) -> Result<&ImageRec> {
+    pub(crate) fn owned_image(&self, cx: &Ctx<'_>, id: &ImageId) -> Result<&ImageRec> {
         match self.images.get(id) {
-            Some(r) if r.image.region == cx.region && r.visible_at <= cx.now => {
-                if r.image.owner == cx.account {
+            Some(r) if r.image.region == *cx.region && r.visible_at <= cx.now => {
+                if r.image.owner == *cx.account {
                     Ok(r)
-                } else if self.can_launch(r, &cx.account) {
+                } else if self.can_launch(r, cx.account) {
                     // AWS: §3 "Ownership and usage": owner-only calls by a grantee.
                     Err(err("AuthFailure", format!("Not authorized for image:{id}")))
                 } else {

@@ -44,7 +44,7 @@ fn instances_not_found(ids: &[&InstanceId]) -> ami_core::Error {
 impl State {
     /// The caller's instances with these ids, or `InvalidInstanceID.NotFound` naming the
     /// missing ones.
-    fn own_instances(&self, cx: &Ctx, ids: &[InstanceId]) -> Result<()> {
+    fn own_instances(&self, cx: &Ctx<'_>, ids: &[InstanceId]) -> Result<()> {
         if ids.is_empty() {
             return Err(err(
                 "MissingParameter",
@@ -55,8 +55,8 @@ impl State {
             .iter()
             .filter(|id| {
                 !self.instances.get(*id).is_some_and(|r| {
-                    r.inst.owner == cx.account
-                        && r.inst.region == cx.region
+                    r.inst.owner == *cx.account
+                        && r.inst.region == *cx.region
                         && r.visible_at <= cx.now
                 })
             })
@@ -121,7 +121,7 @@ impl State {
 
     pub(crate) fn run_instances(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         req: RunInstancesRequest,
     ) -> Result<Vec<Instance>> {
         if req.count == 0 || req.count > 1000 {
@@ -179,13 +179,13 @@ impl State {
             }
         }
         let image = match self.images.get(&req.image_id) {
-            Some(r) if r.image.region == cx.region && r.visible_at <= cx.now => r,
+            Some(r) if r.image.region == *cx.region && r.visible_at <= cx.now => r,
             _ => return Err(image_not_found(&req.image_id)),
         };
         let perms = Self::perms_of(image);
-        let membership = self.membership(&cx.account).clone();
+        let membership = self.membership(cx.account).clone();
         let launch = LaunchContext {
-            caller: &cx.account,
+            caller: cx.account,
             membership: &membership,
             image: &image.image,
             permissions: perms,
@@ -206,7 +206,7 @@ impl State {
             .err()
             .map(|e| rules::launch_failure_reason(&e));
         let image = image.clone();
-        if let Some(g) = self.guards.get(&cx.account) {
+        if let Some(g) = self.guards.get(cx.account) {
             if let Err(reason) = g.check(&image.image, cx.now) {
                 return Err(err(
                     "UnauthorizedOperation",
@@ -214,7 +214,7 @@ impl State {
                 ));
             }
         }
-        let live = self.count_in(&self.index.live_instances, &cx.account, &cx.region);
+        let live = self.count_in(&self.index.live_instances, cx.account, cx.region);
         if live + req.count as usize > self.quotas.instances {
             return Err(err(
                 "InstanceLimitExceeded",
@@ -230,8 +230,8 @@ impl State {
         for v in &req.extra_volumes {
             let enc = if v.encrypted {
                 let id = match &v.kms_key_id {
-                    Some(k) => self.resolve_key(&cx.account, &cx.region, k, cx.now)?,
-                    None => self.ensure_default_key(&cx.account, &cx.region, cx.now),
+                    Some(k) => self.resolve_key(cx.account, cx.region, k, cx.now)?,
+                    None => self.ensure_default_key(cx.account, cx.region, cx.now),
                 };
                 self.encryption_of(&id)
             } else {
@@ -248,12 +248,12 @@ impl State {
                 let enc = match &bd.encryption {
                     None => None,
                     Some(e) => {
-                        if image.image.owner == cx.account {
+                        if image.image.owner == *cx.account {
                             Some(e.clone())
                         } else {
                             // AWS: §3 "Encryption rules": a shared encrypted AMI launches with
                             // volumes encrypted by the launcher's default EBS key.
-                            let d = self.ensure_default_key(&cx.account, &cx.region, cx.now);
+                            let d = self.ensure_default_key(cx.account, cx.region, cx.now);
                             self.encryption_of(&d).or(Some(e.clone()))
                         }
                     }
@@ -332,7 +332,7 @@ impl State {
         if let Some(r) = self.images.get_mut(&image.image.id) {
             r.image.last_launched_time = Some(cx.now);
         }
-        let key = self.scope(&cx.account, &cx.region);
+        let key = self.scope(cx.account, cx.region);
         *self.index.live_instances.entry(key).or_default() += out.len();
         if let Some(k) = token_key {
             self.tokens.insert(
@@ -348,7 +348,7 @@ impl State {
 
     pub(crate) fn describe_instances(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         req: DescribeInstancesRequest,
     ) -> Result<Page<Instance>> {
         check_filters(
@@ -368,7 +368,7 @@ impl State {
             .instances
             .values()
             .filter(|r| {
-                r.inst.owner == cx.account && r.inst.region == cx.region && r.visible_at <= cx.now
+                r.inst.owner == *cx.account && r.inst.region == *cx.region && r.visible_at <= cx.now
             })
             .filter(|r| req.instance_ids.is_empty() || req.instance_ids.contains(&r.inst.id))
             .filter(|r| {
@@ -391,7 +391,7 @@ impl State {
     /// Applies a Start/Stop/Reboot/Terminate call to every instance, all or nothing.
     fn instance_call(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         ids: Vec<InstanceId>,
         event: InstanceEvent,
     ) -> Result<Vec<InstanceStateChange>> {
@@ -435,7 +435,7 @@ impl State {
 
     pub(crate) fn stop_instances(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         ids: Vec<InstanceId>,
     ) -> Result<Vec<InstanceStateChange>> {
         self.instance_call(cx, ids, InstanceEvent::Stop)
@@ -443,20 +443,20 @@ impl State {
 
     pub(crate) fn start_instances(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         ids: Vec<InstanceId>,
     ) -> Result<Vec<InstanceStateChange>> {
         self.instance_call(cx, ids, InstanceEvent::Start)
     }
 
-    pub(crate) fn reboot_instances(&mut self, cx: &Ctx, ids: Vec<InstanceId>) -> Result<()> {
+    pub(crate) fn reboot_instances(&mut self, cx: &Ctx<'_>, ids: Vec<InstanceId>) -> Result<()> {
         self.instance_call(cx, ids, InstanceEvent::Reboot)
             .map(|_| ())
     }
 
     pub(crate) fn terminate_instances(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         ids: Vec<InstanceId>,
     ) -> Result<Vec<InstanceStateChange>> {
         self.instance_call(cx, ids, InstanceEvent::Terminate)

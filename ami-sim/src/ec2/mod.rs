@@ -61,7 +61,7 @@ impl SimEc2 {
     fn call<T>(
         &self,
         op: Op,
-        f: impl FnOnce(&mut crate::state::State, &crate::sim::Ctx) -> Result<T>,
+        f: impl FnOnce(&mut crate::state::State, &crate::sim::Ctx<'_>) -> Result<T>,
         summary: impl FnOnce(&T) -> String,
     ) -> Result<T> {
         self.sim.call(op, &self.account, &self.region, f, summary)
@@ -265,7 +265,7 @@ impl Ec2 for SimEc2 {
     async fn get_image_block_public_access_state(&self) -> Result<BlockPublicAccessState> {
         self.call(
             Op::GetImageBlockPublicAccessState,
-            |st, cx| Ok(st.bpa_state(&cx.account, &cx.region)),
+            |st, cx| Ok(st.bpa_state(cx.account, cx.region)),
             |s| s.as_str().to_owned(),
         )
     }

@@ -34,12 +34,12 @@ fn state_name(s: SnapshotState) -> &'static str {
 }
 
 impl State {
-    fn snapshot_for(&self, cx: &Ctx, id: &SnapshotId) -> Result<&SnapRec> {
+    fn snapshot_for(&self, cx: &Ctx<'_>, id: &SnapshotId) -> Result<&SnapRec> {
         match self.snapshots.get(id) {
             Some(s)
-                if s.snap.region == cx.region
+                if s.snap.region == *cx.region
                     && s.visible_at <= cx.now
-                    && self.can_read_snapshot(s, &cx.account) =>
+                    && self.can_read_snapshot(s, cx.account) =>
             {
                 Ok(s)
             }
@@ -47,15 +47,15 @@ impl State {
         }
     }
 
-    fn own_snapshot(&self, cx: &Ctx, id: &SnapshotId, action: &str) -> Result<&SnapRec> {
+    fn own_snapshot(&self, cx: &Ctx<'_>, id: &SnapshotId, action: &str) -> Result<&SnapRec> {
         let s = self.snapshot_for(cx, id)?;
-        rules::check_snapshot_owner(&cx.account, &s.snap, action)?;
+        rules::check_snapshot_owner(cx.account, &s.snap, action)?;
         Ok(s)
     }
 
     pub(crate) fn describe_snapshots(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         req: DescribeSnapshotsRequest,
     ) -> Result<Page<Snapshot>> {
         check_filters(
@@ -84,7 +84,7 @@ impl State {
                 format!("The snapshot '{}' does not exist.", missing.join(", ")),
             ));
         }
-        let me = &cx.account;
+        let me = cx.account;
         let matches_owner = |s: &Snapshot, o: &Owner| match o {
             Owner::SelfAccount => s.owner == *me,
             Owner::Account(a) => s.owner == *a,
@@ -96,7 +96,7 @@ impl State {
             .snapshots
             .values()
             .filter(|s| {
-                s.snap.region == cx.region
+                s.snap.region == *cx.region
                     && s.visible_at <= cx.now
                     && self.can_read_snapshot(s, me)
             })
@@ -151,17 +151,17 @@ impl State {
         page_of(items, |s| s.id.to_string(), req.max_results, req.next_token)
     }
 
-    pub(crate) fn delete_snapshot(&mut self, cx: &Ctx, id: &SnapshotId) -> Result<()> {
+    pub(crate) fn delete_snapshot(&mut self, cx: &Ctx<'_>, id: &SnapshotId) -> Result<()> {
         let s = self.snapshot_for(cx, id)?;
         // AWS: §2: a snapshot used by a registered (or disabled) image can't be deleted.
-        rules::check_delete_snapshot(&cx.account, &s.snap, self.images_using(id))?;
+        rules::check_delete_snapshot(cx.account, &s.snap, self.images_using(id))?;
         self.snapshots.remove(id);
         Ok(())
     }
 
     pub(crate) fn describe_snapshot_permissions(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &SnapshotId,
     ) -> Result<Vec<CreateVolumePermission>> {
         let s = self.own_snapshot(cx, id, "describe its create-volume permissions")?;
@@ -170,7 +170,7 @@ impl State {
 
     pub(crate) fn modify_snapshot_permissions(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         id: &SnapshotId,
         changes: PermissionChanges<CreateVolumePermission>,
     ) -> Result<()> {
@@ -178,7 +178,7 @@ impl State {
         let current: Vec<CreateVolumePermission> = s.perms.iter().cloned().collect();
         // AWS: §2 "createVolumePermission": owner only, add xor remove, at most 500 changes,
         // never share a default-key snapshot, never make an encrypted one public.
-        let after = rules::snapshot_permissions_after(&cx.account, &s.snap, &current, &changes)?;
+        let after = rules::snapshot_permissions_after(cx.account, &s.snap, &current, &changes)?;
         // AWS: §2: snapshots with Marketplace product codes can't be made public either (not
         // covered by the rule; the code is inferred).
         if changes.add.contains(&CreateVolumePermission::Public) && !s.product_codes.is_empty() {

@@ -11,7 +11,7 @@ impl State {
     /// Checks the caller owns every resource (and that the new tag count fits).
     fn check_taggable(
         &self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         resources: &[ResourceId],
         adding: Option<&Tags>,
     ) -> Result<()> {
@@ -30,8 +30,8 @@ impl State {
                 }
                 ResourceId::Snapshot(id) => match self.snapshots.get(id) {
                     Some(s)
-                        if s.snap.region == cx.region
-                            && s.snap.owner == cx.account
+                        if s.snap.region == *cx.region
+                            && s.snap.owner == *cx.account
                             && s.visible_at <= cx.now =>
                     {
                         &s.snap.tags
@@ -45,8 +45,8 @@ impl State {
                 },
                 ResourceId::Instance(id) => match self.instances.get(id) {
                     Some(i)
-                        if i.inst.region == cx.region
-                            && i.inst.owner == cx.account
+                        if i.inst.region == *cx.region
+                            && i.inst.owner == *cx.account
                             && i.visible_at <= cx.now =>
                     {
                         &i.inst.tags
@@ -60,8 +60,8 @@ impl State {
                 },
                 ResourceId::Volume(id) => {
                     let found = self.instances.values().any(|i| {
-                        i.inst.owner == cx.account
-                            && i.inst.region == cx.region
+                        i.inst.owner == *cx.account
+                            && i.inst.region == *cx.region
                             && i.inst.volumes.iter().any(|v| v.volume_id == *id)
                     });
                     if !found {
@@ -103,7 +103,7 @@ impl State {
 
     pub(crate) fn create_tags(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         resources: Vec<ResourceId>,
         tags: Tags,
     ) -> Result<()> {
@@ -119,7 +119,7 @@ impl State {
 
     pub(crate) fn delete_tags(
         &mut self,
-        cx: &Ctx,
+        cx: &Ctx<'_>,
         resources: Vec<ResourceId>,
         keys: Vec<String>,
     ) -> Result<()> {
