@@ -15,6 +15,34 @@
 //! | [`time`] | [`Timestamp`] and the injectable [`Clock`] |
 //! | [`ops`] | the workflows: wait, bake, share, adopt, distribute, retire, pipeline, govern |
 //!
+//! # Example: a rule check, before any call is made
+//!
+//! The rules answer exactly what AWS would, code included, so a workflow can refuse a bad
+//! request up front instead of discovering it half-way:
+//!
+//! ```
+//! use ami_core::rules::validate_image_name;
+//! use ami_core::{Error, ImageId, KmsKeyRef};
+//!
+//! // An image name AWS would refuse: too short.
+//! let err = validate_image_name("ab").unwrap_err();
+//! assert_eq!(err.code(), "InvalidAMIName.Malformed");
+//! assert!(matches!(err, Error::Malformed(_)));
+//! validate_image_name("golden-2026.11.27 (x86_64)")?;
+//!
+//! // Ids are parsed once; a typo never reaches AWS, and the error names the value.
+//! let err: Error = "ami-12G45678".parse::<ImageId>().unwrap_err().into();
+//! assert_eq!(err.code(), "InvalidAMIID.Malformed");
+//! assert!(err.message().contains("ami-12G45678"));
+//!
+//! // The EBS default key is AWS managed: images under it can never be shared.
+//! assert!("alias/aws/ebs".parse::<KmsKeyRef>()?.is_aws_managed_alias());
+//! # Ok::<(), ami_core::Error>(())
+//! ```
+//!
+//! The [`rules`] page has a fuller example (sharing an encrypted image), and [`ops`] the
+//! workflows built on the rules.
+//!
 //! # Feature flags
 //!
 //! - `mock`: `api::MockEc2` and `api::MockKms`, mockall mocks of the traits.
