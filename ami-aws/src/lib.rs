@@ -144,6 +144,11 @@
 
 mod config;
 mod connector;
+
+/// Where moto differs from AWS and from ami-sim: the divergence table of the differential test
+/// and the gaps the conformance suite skips on moto, each with its reason.
+#[doc = include_str!("../DIVERGENCES.md")]
+pub mod divergences {}
 mod convert;
 mod ec2;
 mod error;
