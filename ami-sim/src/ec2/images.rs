@@ -230,10 +230,14 @@ impl State {
                 d.flush();
             }
         }
-        let inst = inst.clone();
         if effect.reboots() {
-            self.reboot_for_image(&inst.inst.id, cx.now);
+            self.reboot_for_image(&req.instance_id, cx.now);
         }
+        // Taken out while the snapshots are made (nothing below fails or looks at instances)
+        // and put back before the image is inserted: no copy of the whole record.
+        let Some(inst) = self.instances.remove(&req.instance_id) else {
+            return Err(image_not_found(&req.instance_id));
+        };
         let mut devices = Vec::new();
         let mut total = 0u32;
         // AWS: §2 "Snapshots": one snapshot per attached EBS volume.
@@ -292,6 +296,7 @@ impl State {
             source_instance_id: Some(inst.inst.id.clone()),
             last_launched_time: None,
         };
+        self.instances.insert(inst.inst.id.clone(), inst);
         self.insert_pending_image(cx, image, Vec::new(), build_time(60, 6, total));
         Ok(image_id)
     }
