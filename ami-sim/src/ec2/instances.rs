@@ -183,10 +183,10 @@ impl State {
             _ => return Err(image_not_found(&req.image_id)),
         };
         let perms = Self::perms_of(image);
-        let membership = self.membership(cx.account).clone();
+        let membership = self.membership(cx.account);
         let launch = LaunchContext {
             caller: cx.account,
-            membership: &membership,
+            membership,
             image: &image.image,
             permissions: perms,
         };
@@ -205,7 +205,6 @@ impl State {
         let key_failure = rules::check_launch_keys(&launch, &views)
             .err()
             .map(|e| rules::launch_failure_reason(&e));
-        let image = image.clone();
         if let Some(g) = self.guards.get(cx.account) {
             if let Err(reason) = g.check(&image.image, cx.now) {
                 return Err(err(
@@ -214,6 +213,14 @@ impl State {
                 ));
             }
         }
+        // Only what the instances take from the image, not a copy of its whole record.
+        let owned = image.image.owner == *cx.account;
+        let (image_id, block_devices, product_codes, architecture) = (
+            image.image.id.clone(),
+            image.image.block_devices.clone(),
+            image.image.product_codes.clone(),
+            image.image.architecture.clone(),
+        );
         let live = self.count_in(&self.index.live_instances, cx.account, cx.region);
         if live + req.count as usize > self.quotas.instances {
             return Err(err(
@@ -244,11 +251,11 @@ impl State {
             let id = self.new_instance_id();
             let mut volumes = Vec::new();
             let mut data = Vec::new();
-            for bd in &image.image.block_devices {
+            for bd in &block_devices {
                 let enc = match &bd.encryption {
                     None => None,
                     Some(e) => {
-                        if image.image.owner == *cx.account {
+                        if owned {
                             Some(e.clone())
                         } else {
                             // AWS: §3 "Encryption rules": a shared encrypted AMI launches with
@@ -290,7 +297,7 @@ impl State {
                 id: id.clone(),
                 region: cx.region.clone(),
                 owner: cx.account.clone(),
-                image_id: image.image.id.clone(),
+                image_id: image_id.clone(),
                 instance_type: req.instance_type.clone(),
                 state: InstanceState::Pending,
                 state_reason: None,
@@ -311,8 +318,8 @@ impl State {
                 Box::new(InstRec {
                     inst: inst.clone(),
                     data,
-                    product_codes: image.image.product_codes.clone(),
-                    architecture: image.image.architecture.clone(),
+                    product_codes: product_codes.clone(),
+                    architecture: architecture.clone(),
                     generation: 0,
                     visible_at: cx.now.add(self.lag),
                 }),
@@ -329,7 +336,7 @@ impl State {
             out.push(inst);
         }
         // Not through `with_image`: the launch time is in no index.
-        if let Some(r) = self.images.get_mut(&image.image.id) {
+        if let Some(r) = self.images.get_mut(&image_id) {
             r.image.last_launched_time = Some(cx.now);
         }
         let key = self.scope(cx.account, cx.region);
