@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -55,12 +56,15 @@ fn is_lower_hex(s: &str) -> bool {
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Implements Display, FromStr, AsRef<str>, serde for a `String` newtype whose `parse` fn validates.
+/// Implements Display, FromStr, AsRef<str>, serde for a string newtype whose `parse` fn validates.
+///
+/// The string is an `Arc<str>`: ids are cloned far more often than they are made, and a clone
+/// then costs a reference count, not an allocation.
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// The identifier as a string slice.
@@ -138,7 +142,7 @@ macro_rules! hex_id {
                     .strip_prefix($prefix)
                     .is_some_and(|hex| (hex.len() == 8 || hex.len() == 17) && is_lower_hex(hex));
                 if ok {
-                    Ok($name(s.to_owned()))
+                    Ok($name(Arc::from(s)))
                 } else {
                     Err(IdError::new(
                         $kind,
@@ -153,7 +157,7 @@ macro_rules! hex_id {
             /// simulator does to issue ids from its seeded generator.
             pub fn from_u128(n: u128) -> Self {
                 let hex = format!("{:017x}", n & ((1u128 << 68) - 1));
-                $name(format!("{}{}", $prefix, hex))
+                $name(Arc::from(format!("{}{}", $prefix, hex)))
             }
         }
     };
@@ -185,7 +189,7 @@ impl AccountId {
     /// Parses exactly 12 ASCII digits.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(AccountId(s.to_owned()))
+            Ok(AccountId(Arc::from(s)))
         } else {
             Err(IdError::new(
                 "account id",
@@ -198,7 +202,7 @@ impl AccountId {
 
     /// The account id whose digits are `n` zero-padded to 12 places (`n` is taken modulo 10^12).
     pub fn from_number(n: u64) -> Self {
-        AccountId(format!("{:012}", n % 1_000_000_000_000))
+        AccountId(Arc::from(format!("{:012}", n % 1_000_000_000_000)))
     }
 }
 
@@ -234,7 +238,7 @@ impl Region {
             })
         });
         if valid {
-            Ok(Region(s.to_owned()))
+            Ok(Region(Arc::from(s)))
         } else {
             Err(IdError::new(
                 "region",
@@ -247,7 +251,7 @@ impl Region {
 
     /// The partition the Region belongs to: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, ...
     pub fn partition(&self) -> &'static str {
-        let s = self.0.as_str();
+        let s: &str = &self.0;
         if s.starts_with("cn-") {
             "aws-cn"
         } else if s.starts_with("us-gov-") {
@@ -315,7 +319,7 @@ impl OrganizationArn {
     /// Parses an organization ARN; a bare `o-...` id is refused (AWS wants the ARN).
     pub fn parse(s: &str) -> Result<Self, IdError> {
         match split_org_arn(s, "organization") {
-            Some((_, org)) if is_org_id(org) => Ok(OrganizationArn(s.to_owned())),
+            Some((_, org)) if is_org_id(org) => Ok(OrganizationArn(Arc::from(s))),
             _ => Err(IdError::new(
                 "organization ARN",
                 s,
@@ -352,7 +356,7 @@ impl OrganizationalUnitArn {
             None => false,
         });
         if ok {
-            Ok(OrganizationalUnitArn(s.to_owned()))
+            Ok(OrganizationalUnitArn(Arc::from(s)))
         } else {
             Err(IdError::new(
                 "organizational unit ARN",
@@ -392,7 +396,7 @@ impl ClientToken {
     /// Parses 1 to 64 printable ASCII characters (no spaces or control characters).
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(ClientToken(s.to_owned()))
+            Ok(ClientToken(Arc::from(s)))
         } else {
             Err(IdError::new(
                 "client token",
@@ -476,7 +480,7 @@ impl KmsKeyRef {
     /// Parses any of the five accepted forms.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if Self::classify(s).is_some() {
-            Ok(KmsKeyRef(s.to_owned()))
+            Ok(KmsKeyRef(Arc::from(s)))
         } else {
             Err(IdError::new(
                 "KMS key",
@@ -561,7 +565,7 @@ impl KmsKeyRef {
 
     /// The EBS default key alias, `alias/aws/ebs`.
     pub fn aws_ebs_alias() -> Self {
-        KmsKeyRef("alias/aws/ebs".to_owned())
+        KmsKeyRef(Arc::from("alias/aws/ebs"))
     }
 }
 
