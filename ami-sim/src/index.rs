@@ -97,8 +97,9 @@ pub(crate) fn bump<K: Ord>(map: &mut BTreeMap<K, usize>, key: K, up: bool) {
 pub(crate) struct Indexes {
     /// The simulated Regions, sorted (for [`scope`]).
     pub regions: Vec<Region>,
-    /// (owner and Region, name) → the registered image holding the name.
-    pub names: BTreeMap<(Scope, String), u128>,
+    /// Owner and Region → name → the registered image holding the name. One map per scope,
+    /// so that a lookup borrows the name instead of building a `(Scope, String)` key.
+    pub names: BTreeMap<Scope, BTreeMap<String, u128>>,
     /// Images counting against the image quota, per owner and Region.
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
@@ -167,11 +168,16 @@ impl Indexes {
     fn registration(&mut self, id: &ImageId, i: &Image, scope: Scope, up: bool) {
         let image = id_key(id.as_str());
         if up {
-            self.names.insert((scope, i.name.clone()), image);
-        } else {
-            let k = (scope, i.name.clone());
-            if self.names.get(&k) == Some(&image) {
-                self.names.remove(&k);
+            self.names
+                .entry(scope)
+                .or_default()
+                .insert(i.name.clone(), image);
+        } else if let Some(names) = self.names.get_mut(&scope) {
+            if names.get(i.name.as_str()) == Some(&image) {
+                names.remove(i.name.as_str());
+                if names.is_empty() {
+                    self.names.remove(&scope);
+                }
             }
         }
         for s in i.snapshot_ids() {
@@ -256,7 +262,8 @@ impl State {
     pub fn image_named(&self, account: &AccountId, region: &Region, name: &str) -> Option<&Image> {
         self.index
             .names
-            .get(&(self.scope(account, region), name.to_owned()))
+            .get(&self.scope(account, region))
+            .and_then(|names| names.get(name))
             .and_then(|&image| self.images.get_by_key(image))
             .map(|r| &r.image)
     }

@@ -347,12 +347,12 @@ impl State {
                     && r.visible_at <= cx.now
                     && r.image.state != ImageState::Deregistered =>
             {
-                r.clone()
+                r
             }
             _ => return Err(image_not_found(&req.source_image_id)),
         };
-        let membership = self.membership(cx.account).clone();
-        let source_permissions = Self::perms_of(&src);
+        let membership = self.membership(cx.account);
+        let source_permissions = Self::perms_of(src);
         let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = src
             .image
             .snapshot_ids()
@@ -365,7 +365,7 @@ impl State {
             .collect();
         let copy_ctx = CopyContext {
             caller: cx.account,
-            membership: &membership,
+            membership,
             destination_region: cx.region,
             source: &src.image,
             source_permissions,
@@ -388,6 +388,17 @@ impl State {
                 ),
             ));
         }
+        // What the copy takes from the source, taken now (the record itself is not cloned):
+        // the calls below change the simulator.
+        // AWS: §4 "Tags": CopyImageTags copies only the caller's own tags.
+        let tags = rules::copied_tags(cx.account, &src.image, &req);
+        // AWS: §4 "Cross-account copy" (the caller owns the copy) and "Lineage".
+        let lineage = rules::copy_lineage(cx.account, &src.image);
+        let src_id = src.image.id.clone();
+        let src_devices = src.image.block_devices.clone();
+        let root_device_name = src.image.root_device_name.clone();
+        let architecture = src.image.architecture.clone();
+        let product_codes = src.image.product_codes.clone();
 
         // The target key: an explicit key (validated asynchronously), or the caller's default.
         let mut kms_checks = Vec::new();
@@ -432,7 +443,7 @@ impl State {
         let image_id = self.new_image_id();
         let mut devices = Vec::new();
         let mut total = 0u32;
-        for bd in &src.image.block_devices {
+        for bd in &src_devices {
             // Only what the copy takes from the source snapshot, not the whole record.
             let src_snap = bd
                 .snapshot_id
@@ -464,8 +475,7 @@ impl State {
                 target_enc.clone(),
                 // AWS: §2 "Auto-generated snapshot descriptions" (CopyImage).
                 format!(
-                    "Copied for DestinationAmi {image_id} from SourceAmi {} for SourceSnapshot {src_snap_id}. Task created on {}.",
-                    src.image.id,
+                    "Copied for DestinationAmi {image_id} from SourceAmi {src_id} for SourceSnapshot {src_snap_id}. Task created on {}.",
                     cx.now.as_millis()
                 ),
                 &req.snapshot_tags,
@@ -481,10 +491,6 @@ impl State {
                 delete_on_termination: bd.delete_on_termination,
             });
         }
-        // AWS: §4 "Tags": CopyImageTags copies only the caller's own tags.
-        let tags = rules::copied_tags(cx.account, &src.image, &req);
-        // AWS: §4 "Cross-account copy" (the caller owns the copy) and "Lineage".
-        let lineage = rules::copy_lineage(cx.account, &src.image);
         let image = Image {
             id: image_id.clone(),
             region: cx.region.clone(),
@@ -496,9 +502,9 @@ impl State {
             state_reason: None,
             public: false,
             block_devices: devices,
-            root_device_name: src.image.root_device_name.clone(),
-            architecture: src.image.architecture.clone(),
-            product_codes: src.image.product_codes.clone(),
+            root_device_name,
+            architecture,
+            product_codes,
             tags,
             creation_time: cx.now,
             deprecation_time: None,
