@@ -1,7 +1,7 @@
 //! Indexes over the images and instances, kept in step with every change, so that quota,
 //! name and in-use checks cost a lookup instead of a scan of every image.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ami_core::{AccountId, Image, ImageId, ImageState, Region, SnapshotId};
 
@@ -98,8 +98,9 @@ pub(crate) struct Indexes {
     /// The simulated Regions, sorted (for [`scope`]).
     pub regions: Vec<Region>,
     /// Owner and Region → name → the registered image holding the name. One map per scope,
-    /// so that a lookup borrows the name instead of building a `(Scope, String)` key.
-    pub names: BTreeMap<Scope, BTreeMap<String, u128>>,
+    /// so that a lookup borrows the name instead of building a `(Scope, String)` key; hashed,
+    /// because names are only looked up, never listed (no order to keep deterministic).
+    pub names: BTreeMap<Scope, HashMap<String, u128>>,
     /// Images counting against the image quota, per owner and Region.
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
