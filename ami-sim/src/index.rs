@@ -35,10 +35,17 @@ pub(crate) fn id_key(id: &str) -> u128 {
     let start = bytes.iter().rposition(|&b| b == b'-').map_or(0, |i| i + 1);
     let hex = &bytes[start..];
     let len = hex.len().min(17);
-    let mut n: u128 = 0;
-    for &b in &hex[..len] {
-        // Lowercase hex digit to its value: '0'..='9' have bit 6 clear, 'a'..='f' set.
-        n = (n << 4) | u128::from((b & 0xf) + 9 * (b >> 6));
+    // Lowercase hex digit to its value: '0'..='9' have bit 6 clear, 'a'..='f' set.
+    let digit = |b: u8| (b & 0xf) + 9 * (b >> 6);
+    // The first 16 digits fit a u64 (cheaper to shift than a u128); the 17th, if any, joins
+    // after the widening.
+    let mut head: u64 = 0;
+    for &b in &hex[..len.min(16)] {
+        head = (head << 4) | u64::from(digit(b));
+    }
+    let mut n = u128::from(head);
+    if len == 17 {
+        n = (n << 4) | u128::from(digit(hex[16]));
     }
     ((n << (4 * (17 - len))) << 8) | len as u128
 }
@@ -308,6 +315,36 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::id_key;
+
+    /// The straightforward form of [`id_key`]: every digit shifted into a u128.
+    fn id_key_reference(id: &str) -> u128 {
+        let bytes = id.as_bytes();
+        let start = bytes.iter().rposition(|&b| b == b'-').map_or(0, |i| i + 1);
+        let hex = &bytes[start..];
+        let len = hex.len().min(17);
+        let mut n: u128 = 0;
+        for &b in &hex[..len] {
+            n = (n << 4) | u128::from((b & 0xf) + 9 * (b >> 6));
+        }
+        ((n << (4 * (17 - len))) << 8) | len as u128
+    }
+
+    /// The fast id key equals the straightforward one for ids of every length up to 17 hex
+    /// digits (and longer ones, cut at 17), with every hex digit in every position.
+    #[test]
+    fn id_key_matches_reference() {
+        let digits = b"0123456789abcdef";
+        for len in 0..=18 {
+            for (k, _) in digits.iter().enumerate() {
+                let hex: String = (0..len)
+                    .map(|p| char::from(digits[(k + 7 * p) % 16]))
+                    .collect();
+                for id in [format!("ami-{hex}"), format!("snap-{hex}"), hex.clone()] {
+                    assert_eq!(id_key(&id), id_key_reference(&id), "{id}");
+                }
+            }
+        }
+    }
 
     /// Id keys sort exactly as the ids do, and differ whenever the ids differ.
     #[test]
