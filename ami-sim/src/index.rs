@@ -188,7 +188,11 @@ impl Indexes {
                 }
             }
         }
-        for s in i.snapshot_ids() {
+        for s in i
+            .block_devices
+            .iter()
+            .filter_map(|d| d.snapshot_id.as_ref())
+        {
             let pair = (id_key(s.as_str()), image);
             if up {
                 self.snapshot_users.insert(pair);

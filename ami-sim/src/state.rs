@@ -315,10 +315,10 @@ impl State {
         // snapshots it was writing are left in `error`.
         if rec.image.state != ImageState::Pending {
             if rec.image.state == ImageState::Deregistered {
-                let snaps: Vec<SnapshotId> =
-                    rec.image.snapshot_ids().into_iter().cloned().collect();
-                for s in snaps {
-                    if let Some(sr) = self.snapshots.get_mut(&s) {
+                // The image and snapshot maps are separate fields: no list of ids is copied.
+                let snaps = rec.image.block_devices.iter();
+                for s in snaps.filter_map(|d| d.snapshot_id.as_ref()) {
+                    if let Some(sr) = self.snapshots.get_mut(s) {
                         if sr.snap.state == SnapshotState::Pending {
                             sr.snap.state = SnapshotState::Error;
                         }
@@ -329,20 +329,20 @@ impl State {
         }
         let mut failure = rec.planned_failure.clone();
         if failure.is_none() {
-            for check in rec.kms_checks.clone() {
-                if let Some(reason) = self.kms_check_failure(&check) {
-                    failure = Some(reason);
-                    break;
-                }
-            }
+            // The first check that fails gives the reason.
+            failure = rec
+                .kms_checks
+                .iter()
+                .find_map(|check| self.kms_check_failure(check));
         }
-        let snaps: Vec<SnapshotId> = rec.image.snapshot_ids().into_iter().cloned().collect();
+        let snaps = rec.image.block_devices.iter();
+        let snaps = snaps.filter_map(|d| d.snapshot_id.as_ref());
         let snap_state = if failure.is_some() {
             SnapshotState::Error
         } else {
             SnapshotState::Completed
         };
-        for s in &snaps {
+        for s in snaps {
             if let Some(sr) = self.snapshots.get_mut(s) {
                 if sr.snap.state == SnapshotState::Pending {
                     sr.snap.state = snap_state;

@@ -355,8 +355,9 @@ impl State {
         let source_permissions = Self::perms_of(src);
         let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = src
             .image
-            .snapshot_ids()
-            .into_iter()
+            .block_devices
+            .iter()
+            .filter_map(|d| d.snapshot_id.as_ref())
             .filter_map(|s| {
                 self.snapshots
                     .get(s)
