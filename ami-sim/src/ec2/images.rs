@@ -248,10 +248,15 @@ impl State {
                 vol.size_gib,
                 vol.encryption.clone(),
                 // AWS: §2 "Auto-generated snapshot descriptions".
-                format!(
-                    "Created by CreateImage({}) for {} from {}",
-                    inst.inst.id, image_id, vol.volume_id
-                ),
+                [
+                    "Created by CreateImage(",
+                    inst.inst.id.as_str(),
+                    ") for ",
+                    image_id.as_str(),
+                    " from ",
+                    vol.volume_id.as_str(),
+                ]
+                .concat(),
                 &req.snapshot_tags,
                 data.flushed.clone(),
                 inst.product_codes.clone(),
@@ -454,7 +459,7 @@ impl State {
                     (
                         s.data.clone(),
                         s.product_codes.clone(),
-                        s.snap.id.to_string(),
+                        Some(s.snap.id.clone()),
                     )
                 });
             // AWS: §4 "Encryption" (the table of source → target encryption).
@@ -468,17 +473,25 @@ impl State {
                 });
             }
             let (data, codes, src_snap_id) =
-                src_snap.unwrap_or_else(|| (Arc::new(BTreeMap::new()), Vec::new(), String::new()));
+                src_snap.unwrap_or_else(|| (Arc::new(BTreeMap::new()), Vec::new(), None));
             let snap = self.new_snapshot(
                 cx,
                 None,
                 bd.volume_size_gib,
                 target_enc.clone(),
                 // AWS: §2 "Auto-generated snapshot descriptions" (CopyImage).
-                format!(
-                    "Copied for DestinationAmi {image_id} from SourceAmi {src_id} for SourceSnapshot {src_snap_id}. Task created on {}.",
-                    cx.now.as_millis()
-                ),
+                [
+                    "Copied for DestinationAmi ",
+                    image_id.as_str(),
+                    " from SourceAmi ",
+                    src_id.as_str(),
+                    " for SourceSnapshot ",
+                    src_snap_id.as_ref().map_or("", |s| s.as_str()),
+                    ". Task created on ",
+                    &cx.now.as_millis().to_string(),
+                    ".",
+                ]
+                .concat(),
                 &req.snapshot_tags,
                 data,
                 codes,
