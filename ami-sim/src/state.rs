@@ -191,29 +191,29 @@ impl State {
 
     pub fn new_image_id(&mut self) -> ImageId {
         let n = self.next_unique();
-        hex_id(ImageId::PREFIX, n)
-            .try_into()
+        let mut buf = [0u8; HEX_ID_BUF];
+        ImageId::parse(hex_id_in(ImageId::PREFIX, n, &mut buf))
             .unwrap_or_else(|_| ImageId::from_u128(n))
     }
 
     pub fn new_snapshot_id(&mut self) -> SnapshotId {
         let n = self.next_unique();
-        hex_id(SnapshotId::PREFIX, n)
-            .try_into()
+        let mut buf = [0u8; HEX_ID_BUF];
+        SnapshotId::parse(hex_id_in(SnapshotId::PREFIX, n, &mut buf))
             .unwrap_or_else(|_| SnapshotId::from_u128(n))
     }
 
     pub fn new_instance_id(&mut self) -> InstanceId {
         let n = self.next_unique();
-        hex_id(InstanceId::PREFIX, n)
-            .try_into()
+        let mut buf = [0u8; HEX_ID_BUF];
+        InstanceId::parse(hex_id_in(InstanceId::PREFIX, n, &mut buf))
             .unwrap_or_else(|_| InstanceId::from_u128(n))
     }
 
     pub fn new_volume_id(&mut self) -> VolumeId {
         let n = self.next_unique();
-        hex_id(VolumeId::PREFIX, n)
-            .try_into()
+        let mut buf = [0u8; HEX_ID_BUF];
+        VolumeId::parse(hex_id_in(VolumeId::PREFIX, n, &mut buf))
             .unwrap_or_else(|_| VolumeId::from_u128(n))
     }
 
@@ -410,6 +410,26 @@ impl State {
 
 /// `prefix` and the low 68 bits of `n` as 17 lowercase hex digits: the text of
 /// `from_u128`, written without the formatting machinery (ids are made on every create).
+/// Room for an id written by [`hex_id_in`]: a prefix of up to 15 bytes and 17 hex digits.
+const HEX_ID_BUF: usize = 32;
+
+/// Writes `prefix` and the 17 hex digits of `n` into `buf` and returns them as a string, so
+/// that the id type's own parse makes the only allocation. A prefix too long for `buf` gives
+/// an empty string (which no id type accepts).
+fn hex_id_in<'a>(prefix: &str, n: u128, buf: &'a mut [u8; HEX_ID_BUF]) -> &'a str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let p = prefix.len();
+    if p + 17 > HEX_ID_BUF {
+        return "";
+    }
+    buf[..p].copy_from_slice(prefix.as_bytes());
+    for (i, b) in buf[p..p + 17].iter_mut().enumerate() {
+        *b = DIGITS[((n >> (4 * (16 - i))) & 0xf) as usize];
+    }
+    std::str::from_utf8(&buf[..p + 17]).unwrap_or("")
+}
+
+#[cfg(test)]
 fn hex_id(prefix: &str, n: u128) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(prefix.len() + 17);
@@ -442,6 +462,16 @@ mod tests {
             0x1234_5678_9abc_def0_1234,
         ] {
             assert_eq!(hex_id(ImageId::PREFIX, n), ImageId::from_u128(n).as_str());
+            let mut buf = [0u8; super::HEX_ID_BUF];
+            assert_eq!(
+                super::hex_id_in(ImageId::PREFIX, n, &mut buf),
+                ImageId::from_u128(n).as_str()
+            );
+            let mut buf = [0u8; super::HEX_ID_BUF];
+            assert_eq!(
+                super::hex_id_in(SnapshotId::PREFIX, n, &mut buf),
+                SnapshotId::from_u128(n).as_str()
+            );
             assert_eq!(
                 hex_id(SnapshotId::PREFIX, n),
                 SnapshotId::from_u128(n).as_str()
