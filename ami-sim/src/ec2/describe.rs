@@ -81,9 +81,9 @@ const TOKEN_PREFIX: &str = "sim-page:";
 ///
 /// The token names the last key returned, so a page boundary stays put when items are added
 /// or removed between calls: every item present throughout is returned exactly once.
-pub(crate) fn page_of<T>(
+pub(crate) fn page_of<T, K: AsRef<str>>(
     items: Vec<T>,
-    key: impl Fn(&T) -> String,
+    key: impl Fn(&T) -> K,
     max_results: Option<u32>,
     next_token: Option<String>,
 ) -> Result<Page<T>> {
@@ -113,15 +113,17 @@ pub(crate) fn page_of<T>(
             }
         },
     };
-    // Each key is computed once; the order is by key, so pages are stable.
-    let mut keyed: Vec<(String, T)> = items
+    // Each key is computed once (an id: a reference count, not a copy of the text); the order
+    // is by the key's text, so pages are stable.
+    let mut keyed: Vec<(K, T)> = items
         .into_iter()
         .map(|i| (key(&i), i))
-        .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+        .filter(|(k, _)| after.is_none_or(|a| k.as_ref() > a))
         .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
     let limit = max_results.map_or(usize::MAX, |n| n as usize);
-    let next = (keyed.len() > limit).then(|| format!("{TOKEN_PREFIX}{}", keyed[limit - 1].0));
+    let next =
+        (keyed.len() > limit).then(|| format!("{TOKEN_PREFIX}{}", keyed[limit - 1].0.as_ref()));
     keyed.truncate(limit);
     Ok(Page {
         items: keyed.into_iter().map(|(_, i)| i).collect(),
@@ -292,6 +294,6 @@ impl State {
             }
             out.push(view);
         }
-        page_of(out, |i| i.id.to_string(), req.max_results, req.next_token)
+        page_of(out, |i| i.id.clone(), req.max_results, req.next_token)
     }
 }

@@ -392,7 +392,7 @@ impl State {
             })
             .map(|r| r.inst.clone())
             .collect();
-        page_of(items, |i| i.id.to_string(), req.max_results, req.next_token)
+        page_of(items, |i| i.id.clone(), req.max_results, req.next_token)
     }
 
     /// Applies a Start/Stop/Reboot/Terminate call to every instance, all or nothing.

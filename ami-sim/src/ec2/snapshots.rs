@@ -148,7 +148,7 @@ impl State {
                 sn
             })
             .collect();
-        page_of(items, |s| s.id.to_string(), req.max_results, req.next_token)
+        page_of(items, |s| s.id.clone(), req.max_results, req.next_token)
     }
 
     pub(crate) fn delete_snapshot(&mut self, cx: &Ctx<'_>, id: &SnapshotId) -> Result<()> {
