@@ -233,7 +233,7 @@ impl State {
             ));
         }
         // Resolve the keys of extra volumes before creating anything.
-        let mut extra_enc = Vec::new();
+        let mut extra_enc = Vec::with_capacity(req.extra_volumes.len());
         for v in &req.extra_volumes {
             let enc = if v.encrypted {
                 let id = match &v.kms_key_id {
@@ -246,11 +246,13 @@ impl State {
             };
             extra_enc.push(enc);
         }
-        let mut out = Vec::new();
+        // Sized up front: no vector grows while the instances are made.
+        let mut out = Vec::with_capacity(req.count as usize);
+        let per_instance = block_devices.len() + req.extra_volumes.len();
         for _ in 0..req.count {
             let id = self.new_instance_id();
-            let mut volumes = Vec::new();
-            let mut data = Vec::new();
+            let mut volumes = Vec::with_capacity(per_instance);
+            let mut data = Vec::with_capacity(per_instance);
             for bd in &block_devices {
                 let enc = match &bd.encryption {
                     None => None,
