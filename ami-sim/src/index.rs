@@ -70,9 +70,14 @@ struct Contribution {
 }
 
 fn contribution(regions: &[Region], i: &Image) -> Contribution {
+    contribution_in(scope(regions, &i.owner, &i.region), i)
+}
+
+/// [`contribution`] of an image whose [`Scope`] is already known.
+fn contribution_in(scope: Scope, i: &Image) -> Contribution {
     let pending = i.state == ImageState::Pending;
     Contribution {
-        scope: scope(regions, &i.owner, &i.region),
+        scope,
         registered: i.state != ImageState::Deregistered,
         counted: matches!(
             i.state,
@@ -236,7 +241,8 @@ impl State {
             fixed(&rec.image) == fixed_before,
             "with_image changed a fixed field of {id}"
         );
-        let after = contribution(&self.index.regions, &rec.image);
+        // The owner and Region are fixed (see above): the scope is the one computed before.
+        let after = contribution_in(before.scope, &rec.image);
         if before != after {
             self.index
                 .update(id, &rec.image, Some(&before), Some(&after));
