@@ -358,17 +358,23 @@ impl State {
         };
         let membership = self.membership(cx.account);
         let source_permissions = Self::perms_of(src);
-        let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> = src
-            .image
-            .block_devices
-            .iter()
-            .filter_map(|d| d.snapshot_id.as_ref())
-            .filter_map(|s| {
-                self.snapshots
-                    .get(s)
-                    .map(|r| (s.clone(), r.perms.iter().cloned().collect()))
-            })
-            .collect();
+        // The rules read the snapshots' permissions only when the copy crosses accounts; the
+        // owner's own copies skip gathering them.
+        let snapshot_permissions: BTreeMap<SnapshotId, Vec<CreateVolumePermission>> =
+            if src.image.owner == *cx.account {
+                BTreeMap::new()
+            } else {
+                src.image
+                    .block_devices
+                    .iter()
+                    .filter_map(|d| d.snapshot_id.as_ref())
+                    .filter_map(|s| {
+                        self.snapshots
+                            .get(s)
+                            .map(|r| (s.clone(), r.perms.iter().cloned().collect()))
+                    })
+                    .collect()
+            };
         let copy_ctx = CopyContext {
             caller: cx.account,
             membership,
