@@ -5,20 +5,53 @@ use async_trait::async_trait;
 use super::*;
 use crate::error::{Error, ServiceError};
 
+/// A describe request that can ask for the page after `token`.
+trait Paged: Clone {
+    fn set_next_token(&mut self, token: String);
+}
+
+impl Paged for DescribeImagesRequest {
+    fn set_next_token(&mut self, token: String) {
+        self.next_token = Some(token);
+    }
+}
+
+impl Paged for DescribeInstancesRequest {
+    fn set_next_token(&mut self, token: String) {
+        self.next_token = Some(token);
+    }
+}
+
+impl Paged for DescribeSnapshotsRequest {
+    fn set_next_token(&mut self, token: String) {
+        self.next_token = Some(token);
+    }
+}
+
+/// Calls `fetch` page after page, following `next_token` to the last page.
+async fn all_pages<R, T, F, Fut>(mut req: R, mut fetch: F) -> Result<Vec<T>>
+where
+    R: Paged,
+    F: FnMut(R) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    let mut out = Vec::new();
+    loop {
+        let page = fetch(req.clone()).await?;
+        out.extend(page.items);
+        match page.next_token {
+            Some(t) => req.set_next_token(t),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Conveniences on every [`Ec2`]. Blanket-implemented: do not implement it yourself.
 #[async_trait]
 pub trait Ec2Ext: Ec2 {
     /// DescribeImages, following `next_token` to the last page.
-    async fn describe_all_images(&self, mut req: DescribeImagesRequest) -> Result<Vec<Image>> {
-        let mut out = Vec::new();
-        loop {
-            let page = self.describe_images(req.clone()).await?;
-            out.extend(page.items);
-            match page.next_token {
-                Some(t) => req.next_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+    async fn describe_all_images(&self, req: DescribeImagesRequest) -> Result<Vec<Image>> {
+        all_pages(req, |r| self.describe_images(r)).await
     }
 
     /// One image by id, with deprecated and disabled images included.
@@ -40,19 +73,8 @@ pub trait Ec2Ext: Ec2 {
     }
 
     /// DescribeInstances, following `next_token` to the last page.
-    async fn describe_all_instances(
-        &self,
-        mut req: DescribeInstancesRequest,
-    ) -> Result<Vec<Instance>> {
-        let mut out = Vec::new();
-        loop {
-            let page = self.describe_instances(req.clone()).await?;
-            out.extend(page.items);
-            match page.next_token {
-                Some(t) => req.next_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+    async fn describe_all_instances(&self, req: DescribeInstancesRequest) -> Result<Vec<Instance>> {
+        all_pages(req, |r| self.describe_instances(r)).await
     }
 
     /// One instance by id.
@@ -71,19 +93,8 @@ pub trait Ec2Ext: Ec2 {
     }
 
     /// DescribeSnapshots, following `next_token` to the last page.
-    async fn describe_all_snapshots(
-        &self,
-        mut req: DescribeSnapshotsRequest,
-    ) -> Result<Vec<Snapshot>> {
-        let mut out = Vec::new();
-        loop {
-            let page = self.describe_snapshots(req.clone()).await?;
-            out.extend(page.items);
-            match page.next_token {
-                Some(t) => req.next_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+    async fn describe_all_snapshots(&self, req: DescribeSnapshotsRequest) -> Result<Vec<Snapshot>> {
+        all_pages(req, |r| self.describe_snapshots(r)).await
     }
 
     /// One snapshot by id.
