@@ -1,10 +1,11 @@
 //! Indexes over the images and instances, kept in step with every change, so that quota,
 //! name and in-use checks cost a lookup instead of a scan of every image.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 use ami_core::{AccountId, Image, ImageId, ImageState, Region, SnapshotId};
 
+use crate::idmap::FastMap;
 use crate::state::{ImageRec, State};
 
 /// An account and Region as one number: the account's 12 digits times 1024 plus the Region's
@@ -104,6 +105,68 @@ pub(crate) fn bump<K: Ord>(map: &mut BTreeMap<K, usize>, key: K, up: bool) {
     }
 }
 
+/// [`bump`] for a hashed map.
+fn bump_hashed(map: &mut FastMap<u128, usize>, key: u128, up: bool) {
+    if up {
+        *map.entry(key).or_default() += 1;
+    } else if let Some(n) = map.get_mut(&key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(&key);
+        }
+    }
+}
+
+/// The registered images using one snapshot ([`id_key`]s, sorted): almost always one, kept
+/// inline so that indexing an image allocates nothing for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Users {
+    /// One image.
+    One(u128),
+    /// Two or more images, sorted.
+    Many(Vec<u128>),
+}
+
+impl Users {
+    /// The images, sorted.
+    pub fn as_slice(&self) -> &[u128] {
+        match self {
+            Users::One(k) => std::slice::from_ref(k),
+            Users::Many(v) => v,
+        }
+    }
+
+    /// Adds `image` (once).
+    fn add(&mut self, image: u128) {
+        let mut all = self.as_slice().to_vec();
+        if let Err(at) = all.binary_search(&image) {
+            all.insert(at, image);
+        }
+        *self = if all.len() == 1 {
+            Users::One(all[0])
+        } else {
+            Users::Many(all)
+        };
+    }
+
+    /// Removes `image`; `false` when no image is left.
+    fn remove(&mut self, image: u128) -> bool {
+        let mut all = self.as_slice().to_vec();
+        all.retain(|&k| k != image);
+        match all.len() {
+            0 => false,
+            1 => {
+                *self = Users::One(all[0]);
+                true
+            }
+            _ => {
+                *self = Users::Many(all);
+                true
+            }
+        }
+    }
+}
+
 /// The indexes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Indexes {
@@ -111,19 +174,18 @@ pub(crate) struct Indexes {
     pub regions: Vec<Region>,
     /// Owner and Region → name → the registered image holding the name. One map per scope,
     /// so that a lookup borrows the name instead of building a `(Scope, String)` key; hashed,
-    /// because names are only looked up, never listed (no order to keep deterministic).
-    pub names: BTreeMap<Scope, HashMap<String, u128>>,
+    /// because names are only looked up, never listed.
+    pub names: BTreeMap<Scope, FastMap<String, u128>>,
     /// Images counting against the image quota, per owner and Region.
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
     pub pending_copies: BTreeMap<Scope, usize>,
     /// Pending CreateImage requests per instance ([`id_key`]).
-    pub pending_by_instance: BTreeMap<u128, usize>,
+    pub pending_by_instance: FastMap<u128, usize>,
     /// Public images, per owner and Region.
     pub public: BTreeMap<Scope, usize>,
-    /// (snapshot, registered image using it), both as [`id_key`]s: one B-tree, no set per
-    /// snapshot.
-    pub snapshot_users: BTreeSet<(u128, u128)>,
+    /// Snapshot → the registered images using it, all as [`id_key`]s.
+    pub snapshot_users: FastMap<u128, Users>,
     /// Instances not yet terminated, per owner and Region.
     pub live_instances: BTreeMap<Scope, usize>,
 }
@@ -169,10 +231,10 @@ impl Indexes {
         );
         if inst_before != inst_after {
             if let Some(k) = inst_before {
-                bump(&mut self.pending_by_instance, k, false);
+                bump_hashed(&mut self.pending_by_instance, k, false);
             }
             if let Some(k) = inst_after {
-                bump(&mut self.pending_by_instance, k, true);
+                bump_hashed(&mut self.pending_by_instance, k, true);
             }
         }
     }
@@ -198,11 +260,16 @@ impl Indexes {
             .iter()
             .filter_map(|d| d.snapshot_id.as_ref())
         {
-            let pair = (id_key(s.as_str()), image);
+            let snap = id_key(s.as_str());
             if up {
-                self.snapshot_users.insert(pair);
-            } else {
-                self.snapshot_users.remove(&pair);
+                self.snapshot_users
+                    .entry(snap)
+                    .and_modify(|u| u.add(image))
+                    .or_insert(Users::One(image));
+            } else if let Some(users) = self.snapshot_users.get_mut(&snap) {
+                if !users.remove(image) {
+                    self.snapshot_users.remove(&snap);
+                }
             }
         }
     }
@@ -252,11 +319,12 @@ impl State {
 
     /// The registered images using `snap`.
     pub fn images_using(&self, snap: &SnapshotId) -> Vec<&Image> {
-        let snap = id_key(snap.as_str());
         self.index
             .snapshot_users
-            .range((snap, 0)..=(snap, u128::MAX))
-            .filter_map(|&(_, image)| self.images.get_by_key(image))
+            .get(&id_key(snap.as_str()))
+            .map_or(&[][..], Users::as_slice)
+            .iter()
+            .filter_map(|&image| self.images.get_by_key(image))
             .map(|r| &r.image)
             .collect()
     }
@@ -292,11 +360,11 @@ impl State {
             regions: self.index.regions.clone(),
             ..Indexes::default()
         };
-        for (id, r) in self.images.iter() {
+        for (id, r) in self.images.iter_unordered() {
             let c = contribution(&fresh.regions, &r.image);
             fresh.update(id, &r.image, None, Some(&c));
         }
-        for r in self.instances.values() {
+        for r in self.instances.values_unordered() {
             if r.inst.state != ami_core::InstanceState::Terminated {
                 let key = scope(&fresh.regions, &r.inst.owner, &r.inst.region);
                 bump(&mut fresh.live_instances, key, true);

@@ -305,28 +305,34 @@ impl Sim {
 
     /// Every image the simulator holds (all accounts and Regions, deregistered ones and the
     /// catalogue included) with its launch permissions: ground truth for tests, not an AWS
-    /// call, and not logged.
+    /// call, and not logged. In id order.
     pub fn inspect_images(&self) -> Vec<(Image, Vec<LaunchPermission>)> {
         let (st, _) = self.state_now();
         st.images
-            .values()
+            .sorted_values()
+            .into_iter()
             .map(|r| (r.image.clone(), r.perms.clone()))
             .collect()
     }
 
-    /// Every snapshot the simulator holds, with its create-volume permissions (not logged).
+    /// Every snapshot the simulator holds, with its create-volume permissions, in id order (not logged).
     pub fn inspect_snapshots(&self) -> Vec<(Snapshot, Vec<CreateVolumePermission>)> {
         let (st, _) = self.state_now();
         st.snapshots
-            .values()
+            .sorted_values()
+            .into_iter()
             .map(|r| (r.snap.clone(), r.perms.iter().cloned().collect()))
             .collect()
     }
 
-    /// Every instance the simulator holds, terminated ones included (not logged).
+    /// Every instance the simulator holds, terminated ones included, in id order (not logged).
     pub fn inspect_instances(&self) -> Vec<Instance> {
         let (st, _) = self.state_now();
-        st.instances.values().map(|r| r.inst.clone()).collect()
+        st.instances
+            .sorted_values()
+            .into_iter()
+            .map(|r| r.inst.clone())
+            .collect()
     }
 
     /// Checks the simulator's internal indexes (names, quotas, snapshots in use) against its

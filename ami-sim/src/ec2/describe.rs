@@ -243,7 +243,8 @@ impl State {
                     .filter_map(|id| self.images.get(id).map(|b| &**b)),
             )
         } else {
-            Box::new(self.images.values().map(|b| &**b))
+            // Any order: the page is sorted by id below.
+            Box::new(self.images.values_unordered().map(|b| &**b))
         };
         let mut out = Vec::new();
         let mut seen = std::collections::BTreeSet::new();

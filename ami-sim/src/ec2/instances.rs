@@ -373,13 +373,13 @@ impl State {
         if !req.instance_ids.is_empty() {
             self.own_instances(cx, &req.instance_ids)?;
         }
+        // Named instances are looked up, not searched for among all of them.
         let items: Vec<Instance> = self
             .instances
-            .values()
+            .selected(&req.instance_ids)
             .filter(|r| {
                 r.inst.owner == *cx.account && r.inst.region == *cx.region && r.visible_at <= cx.now
             })
-            .filter(|r| req.instance_ids.is_empty() || req.instance_ids.contains(&r.inst.id))
             .filter(|r| {
                 req.filters.iter().all(|f| {
                     let i = &r.inst;

@@ -92,15 +92,15 @@ impl State {
                 .iter()
                 .any(|n| AccountId::from_number(*n) == s.owner),
         };
+        // Named snapshots are looked up, not searched for among all of them.
         let items: Vec<Snapshot> = self
             .snapshots
-            .values()
+            .selected(&req.snapshot_ids)
             .filter(|s| {
                 s.snap.region == *cx.region
                     && s.visible_at <= cx.now
                     && self.can_read_snapshot(s, me)
             })
-            .filter(|s| req.snapshot_ids.is_empty() || req.snapshot_ids.contains(&s.snap.id))
             .filter(|s| {
                 req.owners.is_empty() || req.owners.iter().any(|o| matches_owner(&s.snap, o))
             })

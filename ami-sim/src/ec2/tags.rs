@@ -59,7 +59,7 @@ impl State {
                     }
                 },
                 ResourceId::Volume(id) => {
-                    let found = self.instances.values().any(|i| {
+                    let found = self.instances.values_unordered().any(|i| {
                         i.inst.owner == *cx.account
                             && i.inst.region == *cx.region
                             && i.inst.volumes.iter().any(|v| v.volume_id == *id)
