@@ -238,7 +238,7 @@ impl State {
         let Some(inst) = self.instances.remove(&req.instance_id) else {
             return Err(image_not_found(&req.instance_id));
         };
-        let mut devices = Vec::new();
+        let mut devices = Vec::with_capacity(inst.inst.volumes.len());
         let mut total = 0u32;
         // AWS: §2 "Snapshots": one snapshot per attached EBS volume.
         for (vol, data) in inst.inst.volumes.iter().zip(&inst.data) {
@@ -453,9 +453,9 @@ impl State {
             encryption_by_default: false,
         };
         let image_id = self.new_image_id();
-        let mut devices = Vec::new();
+        let mut devices = Vec::with_capacity(src_devices.len());
         let mut total = 0u32;
-        for bd in &src_devices {
+        for bd in src_devices {
             // Only what the copy takes from the source snapshot, not the whole record.
             let src_snap = bd
                 .snapshot_id
@@ -469,7 +469,7 @@ impl State {
                     )
                 });
             // AWS: §4 "Encryption" (the table of source → target encryption).
-            let target_enc = rules::copy_encryption(bd, key_reusable, &params)?;
+            let target_enc = rules::copy_encryption(&bd, key_reusable, &params)?;
             // Reading an encrypted source needs the source key (checked when the copy ends).
             if let Some(e) = &bd.encryption {
                 let key = self.key_id_of(e).ok_or_else(|| e.key.to_string());
@@ -504,7 +504,7 @@ impl State {
             );
             total += bd.volume_size_gib;
             devices.push(BlockDevice {
-                device_name: bd.device_name.clone(),
+                device_name: bd.device_name,
                 snapshot_id: Some(snap),
                 volume_size_gib: bd.volume_size_gib,
                 encryption: target_enc,
