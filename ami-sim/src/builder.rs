@@ -314,7 +314,7 @@ impl SimBuilder {
             bpa: BTreeMap::new(),
             default_keys: BTreeMap::new(),
             tokens: BTreeMap::new(),
-            events: BTreeMap::new(),
+            events: std::collections::BinaryHeap::new(),
             event_seq: 0,
             catalogue: BTreeMap::new(),
             log: Vec::new(),

@@ -112,6 +112,38 @@ pub(crate) enum Event {
     Bpa(AccountId, Region),
 }
 
+/// An event and when it happens. Ordered for a max-heap so that the earliest comes out first,
+/// and of two at the same time the one scheduled first: the order a `BTreeMap` keyed by
+/// `(at, seq)` would give, without a tree node per few events.
+#[derive(Debug, Clone)]
+pub(crate) struct Scheduled {
+    pub at: Timestamp,
+    /// The scheduling order (unique).
+    pub seq: u64,
+    pub event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: the heap's greatest is the earliest (at, seq).
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
 /// A remembered idempotent request: its fingerprint and the ids it returned.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRec {
@@ -152,7 +184,8 @@ pub(crate) struct State {
     pub default_keys: BTreeMap<crate::index::Scope, String>,
     /// (account, Region, operation, token) → remembered request.
     pub tokens: BTreeMap<(AccountId, Region, &'static str, String), TokenRec>,
-    pub events: BTreeMap<(Timestamp, u64), Event>,
+    /// Events to come, earliest first (ties in the order they were scheduled).
+    pub events: std::collections::BinaryHeap<Scheduled>,
     pub event_seq: u64,
     /// (Region, catalogue name) → image.
     pub catalogue: BTreeMap<(Region, String), ImageId>,
@@ -245,17 +278,19 @@ impl State {
 
     pub fn schedule(&mut self, at: Timestamp, event: Event) {
         self.event_seq += 1;
-        self.events.insert((at, self.event_seq), event);
+        self.events.push(Scheduled {
+            at,
+            seq: self.event_seq,
+            event,
+        });
     }
 
     /// Applies every event due at or before `now`, in time order.
     pub fn advance(&mut self, now: Timestamp) {
-        while let Some(entry) = self.events.first_entry() {
-            if entry.key().0 > now {
-                break;
+        while self.events.peek().is_some_and(|e| e.at <= now) {
+            if let Some(Scheduled { at, event, .. }) = self.events.pop() {
+                self.apply(at, event);
             }
-            let ((at, _), event) = entry.remove_entry();
-            self.apply(at, event);
         }
     }
 
