@@ -306,9 +306,10 @@ impl SimBuilder {
             scripted: Vec::new(),
             outages: Vec::new(),
             guards: BTreeMap::new(),
-            images: IdMap::new(),
-            snapshots: IdMap::new(),
-            instances: IdMap::new(),
+            // Counters are issued from `id_seq + 1` on (`State::next_unique`).
+            images: IdMap::new(id_seq.wrapping_add(1)),
+            snapshots: IdMap::new(id_seq.wrapping_add(1)),
+            instances: IdMap::new(id_seq.wrapping_add(1)),
             keys: BTreeMap::new(),
             aliases: BTreeMap::new(),
             bpa: BTreeMap::new(),

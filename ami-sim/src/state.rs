@@ -208,18 +208,12 @@ impl State {
         self.streams.id_bits()
     }
 
-    /// The next resource id number: a bijective scramble of a counter started at a seeded
-    /// offset, so ids look random, depend on the seed, and never repeat (no lookup needed).
+    /// The next resource id number: the [`scramble`](crate::idmap::scramble) of a counter
+    /// started at a seeded offset, so ids look random, depend on the seed, and never repeat
+    /// (no lookup needed).
     fn next_unique(&mut self) -> u128 {
-        const MASK: u128 = (1 << 68) - 1;
         self.id_seq = self.id_seq.wrapping_add(1);
-        // Multiplying by an odd number and xor-shifting right are both bijections on 68 bits.
-        let mut x = self.id_seq & MASK;
-        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) & MASK;
-        x ^= x >> 29;
-        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb) & MASK;
-        x ^= x >> 31;
-        x
+        crate::idmap::scramble(self.id_seq)
     }
 
     pub fn new_image_id(&mut self) -> ImageId {
