@@ -83,7 +83,7 @@ pub(crate) struct IdMap<K, V> {
     /// Issue counter − `base` → 1 + position in `entries`; 0 for none.
     slots: Vec<u32>,
     /// Key → position in `entries`, for ids without a slot.
-    others: FastMap<u128, u32>,
+    others: FastMap<u128, usize>,
 }
 
 impl<K: AsRef<str>, V> IdMap<K, V> {
@@ -115,7 +115,7 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
         match slotted {
             Some(p) => Some(p as usize),
             None if self.others.is_empty() => None,
-            None => self.others.get(&key).map(|&p| p as usize),
+            None => self.others.get(&key).copied(),
         }
     }
 
@@ -125,29 +125,33 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
             .filter(|&s| self.slots.get(s).is_some_and(|&p| p != 0))
     }
 
-    /// Records where a new key's record sits: its slot if within reach, else the side table.
+    /// Records where a new key's record sits: its slot if within reach (and the position fits
+    /// a slot), else the side table.
     fn place_new(&mut self, key: u128, position: usize) {
-        let stored = u32::try_from(position + 1).expect("fewer than 2^32 records of one kind");
-        match self.slot_of(key) {
-            Some(s) if s < self.slots.len() + SLOT_REACH => {
+        let stored = u32::try_from(position + 1).ok();
+        match (self.slot_of(key), stored) {
+            (Some(s), Some(stored)) if s < self.slots.len() + SLOT_REACH => {
                 if s >= self.slots.len() {
                     self.slots.resize(s + 1, 0);
                 }
                 self.slots[s] = stored;
             }
             _ => {
-                self.others.insert(key, stored - 1);
+                self.others.insert(key, position);
             }
         }
     }
 
-    /// Points a present key at a new position.
+    /// Points a present key at a new, lower position (a removal moved its record down).
     fn repoint(&mut self, key: u128, position: usize) {
-        let stored = u32::try_from(position + 1).expect("fewer than 2^32 records of one kind");
-        match self.held_slot(key) {
-            Some(s) => self.slots[s] = stored,
-            None => {
-                self.others.insert(key, stored - 1);
+        match (self.held_slot(key), u32::try_from(position + 1)) {
+            (Some(s), Ok(stored)) => self.slots[s] = stored,
+            (Some(s), Err(_)) => {
+                self.slots[s] = 0;
+                self.others.insert(key, position);
+            }
+            (None, _) => {
+                self.others.insert(key, position);
             }
         }
     }
