@@ -138,6 +138,7 @@ pub(crate) fn load(state: &mut State, epoch: Timestamp) {
                     ),
                     product_codes: product_codes.clone(),
                     visible_at: created,
+                    users: crate::index::Keys::None,
                 }),
             );
             let image = Image {

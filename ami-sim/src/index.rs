@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use ami_core::{AccountId, Image, ImageId, ImageState, Region, SnapshotId};
 
-use crate::idmap::FastMap;
-use crate::state::{ImageRec, State};
+use crate::idmap::{FastMap, IdMap};
+use crate::state::{ImageRec, SnapRec, State};
 
 /// An account and Region as one number: the account's 12 digits times 1024 plus the Region's
 /// position among the simulated Regions (cheaper to compare than two strings).
@@ -160,54 +160,82 @@ fn bump_hashed(map: &mut FastMap<u128, usize>, key: u128, up: bool) {
     }
 }
 
-/// The registered images using one snapshot ([`id_key`]s, sorted): almost always one, kept
-/// inline so that indexing an image allocates nothing for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Users {
-    /// One image.
+/// A short sorted set of [`id_key`]s (the registered images using a snapshot, the images
+/// whose names share a hash): almost always none or one, kept inline so that indexing an
+/// image allocates nothing for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Keys {
+    /// None.
+    #[default]
+    None,
+    /// One.
     One(u128),
-    /// Two or more images, sorted.
+    /// Two or more, sorted.
     Many(Vec<u128>),
 }
 
-impl Users {
-    /// The images, sorted.
+impl Keys {
+    /// The keys, sorted.
     pub fn as_slice(&self) -> &[u128] {
         match self {
-            Users::One(k) => std::slice::from_ref(k),
-            Users::Many(v) => v,
+            Keys::None => &[],
+            Keys::One(k) => std::slice::from_ref(k),
+            Keys::Many(v) => v,
         }
     }
 
-    /// Adds `image` (once).
-    fn add(&mut self, image: u128) {
-        let mut all = self.as_slice().to_vec();
-        if let Err(at) = all.binary_search(&image) {
-            all.insert(at, image);
-        }
-        *self = if all.len() == 1 {
-            Users::One(all[0])
-        } else {
-            Users::Many(all)
-        };
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Keys::None)
     }
 
-    /// Removes `image`; `false` when no image is left.
-    fn remove(&mut self, image: u128) -> bool {
-        let mut all = self.as_slice().to_vec();
-        all.retain(|&k| k != image);
+    fn from_vec(mut all: Vec<u128>) -> Keys {
         match all.len() {
-            0 => false,
-            1 => {
-                *self = Users::One(all[0]);
-                true
-            }
+            0 => Keys::None,
+            1 => Keys::One(all[0]),
             _ => {
-                *self = Users::Many(all);
-                true
+                all.sort_unstable();
+                all.dedup();
+                Keys::Many(all)
             }
         }
     }
+
+    /// Adds `key` (once).
+    pub fn add(&mut self, key: u128) {
+        match self {
+            Keys::None => *self = Keys::One(key),
+            Keys::One(k) if *k == key => {}
+            _ => {
+                let mut all = self.as_slice().to_vec();
+                all.push(key);
+                *self = Keys::from_vec(all);
+            }
+        }
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: u128) {
+        match self {
+            Keys::None => {}
+            Keys::One(k) => {
+                if *k == key {
+                    *self = Keys::None;
+                }
+            }
+            Keys::Many(v) => {
+                let all: Vec<u128> = v.iter().copied().filter(|&k| k != key).collect();
+                *self = Keys::from_vec(all);
+            }
+        }
+    }
+}
+
+/// The hash of an image name in the [`Indexes::names`] index (fixed seed: the same in every
+/// run).
+pub(crate) fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(name)
 }
 
 /// The indexes.
@@ -215,10 +243,10 @@ impl Users {
 pub(crate) struct Indexes {
     /// The simulated Regions, sorted (for [`scope`]).
     pub regions: Vec<Region>,
-    /// Owner and Region → name → the registered image holding the name. One map per scope,
-    /// so that a lookup borrows the name instead of building a `(Scope, String)` key; hashed,
-    /// because names are only looked up, never listed.
-    pub names: BTreeMap<Scope, FastMap<String, u128>>,
+    /// Owner and Region → [`name_hash`] → the registered images whose names have that hash
+    /// (compare the names to tell a clash from a match). Hashes, not the names themselves: no
+    /// copy of each name, and nothing but numbers to move when a map grows.
+    pub names: BTreeMap<Scope, FastMap<u64, Keys>>,
     /// Images counting against the image quota, per owner and Region.
     pub counted: BTreeMap<Scope, usize>,
     /// Copies in progress, per owner and destination Region.
@@ -227,31 +255,25 @@ pub(crate) struct Indexes {
     pub pending_by_instance: FastMap<u128, usize>,
     /// Public images, per owner and Region.
     pub public: BTreeMap<Scope, usize>,
-    /// Snapshot → the registered images using it, all as [`id_key`]s.
-    pub snapshot_users: FastMap<u128, Users>,
     /// Instances not yet terminated, per owner and Region.
     pub live_instances: BTreeMap<Scope, usize>,
 }
 
 impl Indexes {
-    /// Moves image `id` (`i`) in the indexes from what `before` counted to what `after` counts
-    /// (`None`: not in the indexes), touching only the parts that differ.
+    /// Moves an image in the counters from what `before` counted to what `after` counts
+    /// (`None`: not counted), touching only the parts that differ. Returns `Some(registered)`
+    /// when the image's registration changed: its name and snapshot uses are for the caller
+    /// to add or remove ([`registration`]).
     fn update(
         &mut self,
-        id: &ImageId,
-        i: &Image,
         before: Option<&Contribution>,
         after: Option<&Contribution>,
-    ) {
+    ) -> Option<bool> {
         let part = |c: Option<&Contribution>, f: fn(&Contribution) -> bool| c.is_some_and(f);
         let (reg_before, reg_after) = (
             part(before, |c| c.registered),
             part(after, |c| c.registered),
         );
-        if reg_before != reg_after {
-            let scope = after.or(before).map_or(0, |c| c.scope);
-            self.registration(id, i, scope, reg_after);
-        }
         let scope = after.or(before).map_or(0, |c| c.scope);
         let (was, is) = (part(before, |c| c.counted), part(after, |c| c.counted));
         if was != is {
@@ -280,39 +302,50 @@ impl Indexes {
                 bump_hashed(&mut self.pending_by_instance, k, true);
             }
         }
+        (reg_before != reg_after).then_some(reg_after)
     }
+}
 
-    /// Adds (or removes) a registered image's name and snapshot uses.
-    fn registration(&mut self, id: &ImageId, i: &Image, scope: Scope, up: bool) {
-        let image = id_key(id.as_str());
-        if up {
-            self.names
-                .entry(scope)
-                .or_default()
-                .insert(i.name.clone(), image);
-        } else if let Some(names) = self.names.get_mut(&scope) {
-            if names.get(i.name.as_str()) == Some(&image) {
-                names.remove(i.name.as_str());
-                if names.is_empty() {
-                    self.names.remove(&scope);
+/// Adds (or removes) a registered image's name and its uses of its snapshots (recorded on the
+/// snapshots themselves). Fields, not `State`, so that a caller holding an image record can
+/// call it.
+fn registration(
+    names: &mut BTreeMap<Scope, FastMap<u64, Keys>>,
+    snapshots: &mut IdMap<SnapshotId, Box<SnapRec>>,
+    i: &Image,
+    scope: Scope,
+    up: bool,
+) {
+    let image = id_key(i.id.as_str());
+    let hash = name_hash(&i.name);
+    if up {
+        names
+            .entry(scope)
+            .or_default()
+            .entry(hash)
+            .or_default()
+            .add(image);
+    } else if let Some(in_scope) = names.get_mut(&scope) {
+        if let Some(keys) = in_scope.get_mut(&hash) {
+            keys.remove(image);
+            if keys.is_empty() {
+                in_scope.remove(&hash);
+                if in_scope.is_empty() {
+                    names.remove(&scope);
                 }
             }
         }
-        for s in i
-            .block_devices
-            .iter()
-            .filter_map(|d| d.snapshot_id.as_ref())
-        {
-            let snap = id_key(s.as_str());
+    }
+    for s in i
+        .block_devices
+        .iter()
+        .filter_map(|d| d.snapshot_id.as_ref())
+    {
+        if let Some(snap) = snapshots.get_mut(s) {
             if up {
-                self.snapshot_users
-                    .entry(snap)
-                    .and_modify(|u| u.add(image))
-                    .or_insert(Users::One(image));
-            } else if let Some(users) = self.snapshot_users.get_mut(&snap) {
-                if !users.remove(image) {
-                    self.snapshot_users.remove(&snap);
-                }
+                snap.users.add(image);
+            } else {
+                snap.users.remove(image);
             }
         }
     }
@@ -322,9 +355,16 @@ impl State {
     /// Adds a new image (and indexes it).
     pub fn insert_image(&mut self, rec: ImageRec) {
         let c = contribution(&self.index.regions, &rec.image);
-        let id = rec.image.id.clone();
-        self.index.update(&id, &rec.image, None, Some(&c));
-        self.images.insert(id, Box::new(rec));
+        if let Some(up) = self.index.update(None, Some(&c)) {
+            registration(
+                &mut self.index.names,
+                &mut self.snapshots,
+                &rec.image,
+                c.scope,
+                up,
+            );
+        }
+        self.images.insert(rec.image.id.clone(), Box::new(rec));
     }
 
     /// Changes an image, keeping the indexes in step; `None` if there is no such image. `f`
@@ -354,18 +394,24 @@ impl State {
         // The owner and Region are fixed (see above): the scope is the one computed before.
         let after = contribution_in(before.scope, &rec.image);
         if before != after {
-            self.index
-                .update(id, &rec.image, Some(&before), Some(&after));
+            if let Some(up) = self.index.update(Some(&before), Some(&after)) {
+                registration(
+                    &mut self.index.names,
+                    &mut self.snapshots,
+                    &rec.image,
+                    before.scope,
+                    up,
+                );
+            }
         }
         Some(out)
     }
 
     /// The registered images using `snap`.
     pub fn images_using(&self, snap: &SnapshotId) -> Vec<&Image> {
-        self.index
-            .snapshot_users
-            .get(&id_key(snap.as_str()))
-            .map_or(&[][..], Users::as_slice)
+        self.snapshots
+            .get(snap)
+            .map_or(&[][..], |s| s.users.as_slice())
             .iter()
             .filter_map(|&image| self.images.get_by_key(image))
             .map(|r| &r.image)
@@ -392,9 +438,12 @@ impl State {
         self.index
             .names
             .get(&self.scope(account, region))
-            .and_then(|names| names.get(name))
-            .and_then(|&image| self.images.get_by_key(image))
+            .and_then(|names| names.get(&name_hash(name)))
+            .map_or(&[][..], Keys::as_slice)
+            .iter()
+            .filter_map(|&image| self.images.get_by_key(image))
             .map(|r| &r.image)
+            .find(|i| i.name == name)
     }
 
     /// Recomputes every index from scratch and compares: `Err` names the first that drifted.
@@ -403,10 +452,35 @@ impl State {
             regions: self.index.regions.clone(),
             ..Indexes::default()
         };
-        for (id, r) in self.images.iter_unordered() {
+        // Snapshot → its users, as the snapshots should record them.
+        let mut users: BTreeMap<u128, Vec<u128>> = BTreeMap::new();
+        for r in self.images.values_unordered() {
             let c = contribution(&fresh.regions, &r.image);
-            fresh.update(id, &r.image, None, Some(&c));
+            if fresh.update(None, Some(&c)) == Some(true) {
+                let i = &r.image;
+                fresh
+                    .names
+                    .entry(c.scope)
+                    .or_default()
+                    .entry(name_hash(&i.name))
+                    .or_default()
+                    .add(id_key(i.id.as_str()));
+                for s in i
+                    .block_devices
+                    .iter()
+                    .filter_map(|d| d.snapshot_id.as_ref())
+                {
+                    users
+                        .entry(id_key(s.as_str()))
+                        .or_default()
+                        .push(id_key(i.id.as_str()));
+                }
+            }
         }
+        let users_ok = self.snapshots.iter_unordered().all(|(id, s)| {
+            let expected = users.remove(&id_key(id.as_str())).unwrap_or_default();
+            s.users == Keys::from_vec(expected)
+        });
         for r in self.instances.values_unordered() {
             if r.inst.state != ami_core::InstanceState::Terminated {
                 let key = scope(&fresh.regions, &r.inst.owner, &r.inst.region);
@@ -423,7 +497,7 @@ impl State {
                 fresh.pending_by_instance == i.pending_by_instance,
             ),
             ("public", fresh.public == i.public),
-            ("snapshot_users", fresh.snapshot_users == i.snapshot_users),
+            ("snapshot users", users_ok),
             ("live_instances", fresh.live_instances == i.live_instances),
         ];
         match checks.iter().find(|(_, ok)| !ok) {

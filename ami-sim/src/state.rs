@@ -49,6 +49,9 @@ pub(crate) struct SnapRec {
     pub data: Arc<BTreeMap<String, String>>,
     pub product_codes: Vec<ProductCode>,
     pub visible_at: Timestamp,
+    /// The registered images using it ([`id_key`](crate::index::id_key)s), kept in step by
+    /// the image index.
+    pub users: crate::index::Keys,
 }
 
 /// The content of one volume: what reached the disk and what is still in the page cache.

@@ -145,6 +145,7 @@ impl State {
                 data,
                 product_codes,
                 visible_at: cx.now.add(self.lag),
+                users: crate::index::Keys::None,
             }),
         );
         id
