@@ -114,20 +114,41 @@ pub(crate) fn page_of<T, K: AsRef<str>>(
         },
     };
     // Each key is computed once (an id: a reference count, not a copy of the text); the order
-    // is by the key's text, so pages are stable.
+    // is by the key's text, so pages are stable. Only the page itself is sorted: the smallest
+    // `limit` keys are selected first, in linear time, whatever the number of items.
     let mut keyed: Vec<(K, T)> = items
         .into_iter()
         .map(|i| (key(&i), i))
         .filter(|(k, _)| after.is_none_or(|a| k.as_ref() > a))
         .collect();
-    keyed.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    let by_key = |a: &(K, T), b: &(K, T)| a.0.as_ref().cmp(b.0.as_ref());
     let limit = max_results.map_or(usize::MAX, |n| n as usize);
-    let next =
-        (keyed.len() > limit).then(|| format!("{TOKEN_PREFIX}{}", keyed[limit - 1].0.as_ref()));
-    keyed.truncate(limit);
+    let more = keyed.len() > limit;
+    if more {
+        keyed.select_nth_unstable_by(limit - 1, by_key);
+        keyed.truncate(limit);
+    }
+    keyed.sort_unstable_by(by_key);
+    let next = more.then(|| format!("{TOKEN_PREFIX}{}", keyed[limit - 1].0.as_ref()));
     Ok(Page {
         items: keyed.into_iter().map(|(_, i)| i).collect(),
         next_token: next,
+    })
+}
+
+/// [`page_of`] over records: the page is chosen among references, and only its records are
+/// turned into owned values.
+pub(crate) fn page_of_records<'a, R, T, K: AsRef<str>>(
+    records: Vec<&'a R>,
+    key: impl Fn(&R) -> K,
+    view: impl Fn(&'a R) -> T,
+    max_results: Option<u32>,
+    next_token: Option<String>,
+) -> Result<Page<T>> {
+    let page = page_of(records, |r| key(r), max_results, next_token)?;
+    Ok(Page {
+        items: page.items.into_iter().map(view).collect(),
+        next_token: page.next_token,
     })
 }
 
@@ -150,7 +171,8 @@ const IMAGE_FILTERS: &[&str] = &[
     "tag-key",
 ];
 
-fn image_filter(f: &Filter, i: &Image) -> bool {
+/// Whether image `i` passes filter `f`, the caller seeing `tags` of it.
+fn image_filter(f: &Filter, i: &Image, tags: &Tags) -> bool {
     let opt = |o: Option<String>| o.is_some_and(|v| matches_any(&f.values, &v));
     match f.name.as_str() {
         "name" => matches_any(&f.values, &i.name),
@@ -183,9 +205,12 @@ fn image_filter(f: &Filter, i: &Image) -> bool {
                 },
             )
         }),
-        _ => tag_filter(f, &i.tags),
+        _ => tag_filter(f, tags),
     }
 }
+
+/// The tags of an image that someone other than its owner sees: none.
+const NO_TAGS: Tags = Tags::new();
 
 impl State {
     /// The image as `account` sees it: tags only for the owner.
@@ -289,12 +314,19 @@ impl State {
             {
                 continue;
             }
-            let view = Self::view(r, me);
-            if !req.filters.iter().all(|f| image_filter(f, &view)) {
+            // AWS: §3 "Other": tags are never visible to grantees (nor filtered on by them).
+            let tags = if i.owner == *me { &i.tags } else { &NO_TAGS };
+            if !req.filters.iter().all(|f| image_filter(f, i, tags)) {
                 continue;
             }
-            out.push(view);
+            out.push(r);
         }
-        page_of(out, |i| i.id.clone(), req.max_results, req.next_token)
+        page_of_records(
+            out,
+            |r| r.image.id.clone(),
+            |r| Self::view(r, me),
+            req.max_results,
+            req.next_token,
+        )
     }
 }

@@ -8,7 +8,7 @@ use ami_core::model::AttachedVolume;
 use ami_core::rules::{self, LaunchContext};
 use ami_core::{Instance, InstanceId, InstanceState, Result};
 
-use super::describe::{check_filters, matches_any, page_of, tag_filter};
+use super::describe::{check_filters, matches_any, page_of_records, tag_filter};
 use crate::sim::Ctx;
 use crate::state::{err, Event, InstRec, State, TokenRec, VolData};
 
@@ -374,9 +374,10 @@ impl State {
             self.own_instances(cx, &req.instance_ids)?;
         }
         // Named instances are looked up, not searched for among all of them.
-        let items: Vec<Instance> = self
+        let items: Vec<&InstRec> = self
             .instances
             .selected(&req.instance_ids)
+            .map(|b| &**b)
             .filter(|r| {
                 r.inst.owner == *cx.account && r.inst.region == *cx.region && r.visible_at <= cx.now
             })
@@ -392,9 +393,14 @@ impl State {
                     }
                 })
             })
-            .map(|r| r.inst.clone())
             .collect();
-        page_of(items, |i| i.id.clone(), req.max_results, req.next_token)
+        page_of_records(
+            items,
+            |r| r.inst.id.clone(),
+            |r| r.inst.clone(),
+            req.max_results,
+            req.next_token,
+        )
     }
 
     /// Applies a Start/Stop/Reboot/Terminate call to every instance, all or nothing.

@@ -5,7 +5,7 @@ use ami_core::model::SnapshotState;
 use ami_core::rules;
 use ami_core::{AccountId, CreateVolumePermission, OwnerAlias, Result, Snapshot, SnapshotId};
 
-use super::describe::{check_filters, matches_any, page_of, tag_filter};
+use super::describe::{check_filters, matches_any, page_of_records, tag_filter};
 use crate::sim::Ctx;
 use crate::state::{err, SnapRec, State};
 
@@ -93,9 +93,10 @@ impl State {
                 .any(|n| AccountId::from_number(*n) == s.owner),
         };
         // Named snapshots are looked up, not searched for among all of them.
-        let items: Vec<Snapshot> = self
+        let items: Vec<&SnapRec> = self
             .snapshots
             .selected(&req.snapshot_ids)
+            .map(|b| &**b)
             .filter(|s| {
                 s.snap.region == *cx.region
                     && s.visible_at <= cx.now
@@ -140,15 +141,20 @@ impl State {
                     _ => tag_filter(f, &sn.tags),
                 })
             })
-            .map(|s| {
+            .collect();
+        page_of_records(
+            items,
+            |s| s.snap.id.clone(),
+            |s| {
                 let mut sn = s.snap.clone();
                 if sn.owner != *me {
                     sn.tags.clear();
                 }
                 sn
-            })
-            .collect();
-        page_of(items, |s| s.id.clone(), req.max_results, req.next_token)
+            },
+            req.max_results,
+            req.next_token,
+        )
     }
 
     pub(crate) fn delete_snapshot(&mut self, cx: &Ctx<'_>, id: &SnapshotId) -> Result<()> {
