@@ -110,6 +110,7 @@ async fn kms_policies_aliases_and_grants_round_trip() {
         principals: [ami_core::model::KeyPrincipal::Account(consumer.clone())].into(),
         actions: KmsAction::CONSUMER.into(),
         principal_org_id: None,
+        principal_org_paths: Default::default(),
     });
     kms.put_key_policy(key.arn.clone(), policy.clone())
         .await

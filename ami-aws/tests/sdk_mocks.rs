@@ -1070,6 +1070,7 @@ async fn create_key_sends_the_policy_as_json() {
         principals: [ami_core::model::KeyPrincipal::Account(consumer)].into(),
         actions: KmsAction::CONSUMER.into(),
         principal_org_id: None,
+        principal_org_paths: Default::default(),
     });
     let mut req = CreateKeyRequest::new("shared")
         .policy(policy)

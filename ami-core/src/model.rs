@@ -595,6 +595,35 @@ pub struct KeyPolicyStatement {
     pub actions: BTreeSet<KmsAction>,
     /// `aws:PrincipalOrgID` condition: only principals of this organization (`o-...`).
     pub principal_org_id: Option<String>,
+    /// `aws:PrincipalOrgPaths` condition (`ForAnyValue:StringLike`): only principals whose
+    /// organization path (`o-…/r-…/ou-…/…/`) matches one of these patterns, where `*` is any
+    /// run of characters and `?` any one; empty for no such condition. This is how a key
+    /// policy admits one OU (and the OUs nested in it) rather than a whole organization.
+    #[serde(default)]
+    pub principal_org_paths: BTreeSet<String>,
+}
+
+/// Whether `text` matches the IAM `StringLike` `pattern` (`*`: any run, `?`: any one).
+pub(crate) fn string_like(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// A KMS key policy, as the `Allow` statements this library understands.
@@ -627,13 +656,29 @@ impl KeyPolicy {
                 ]
                 .into(),
                 principal_org_id: None,
+                principal_org_paths: BTreeSet::new(),
             }],
             opaque: Vec::new(),
         }
     }
 
     /// Whether `account` (member of `org_id`, if any) may perform `action` under this policy.
+    /// The organization path is taken as unknown, so a statement narrowed to organization
+    /// paths admits nobody here; [`allows_principal`](Self::allows_principal) takes the path.
     pub fn allows(&self, account: &AccountId, org_id: Option<&str>, action: KmsAction) -> bool {
+        self.allows_principal(account, org_id, None, action)
+    }
+
+    /// Whether `account`, member of `org_id` with the organization path `org_path`
+    /// (`o-…/r-…/ou-…/…/`, as `aws:PrincipalOrgPaths` gives it), may perform `action` under
+    /// this policy.
+    pub fn allows_principal(
+        &self,
+        account: &AccountId,
+        org_id: Option<&str>,
+        org_path: Option<&str>,
+        action: KmsAction,
+    ) -> bool {
         self.statements.iter().any(|s| {
             s.actions.contains(&action)
                 && (s
@@ -644,6 +689,12 @@ impl KeyPolicy {
                     None => true,
                     Some(o) => org_id == Some(o.as_str()),
                 }
+                && (s.principal_org_paths.is_empty()
+                    || org_path.is_some_and(|path| {
+                        s.principal_org_paths
+                            .iter()
+                            .any(|pattern| string_like(pattern, path))
+                    }))
         })
     }
 
@@ -675,8 +726,12 @@ impl KeyPolicy {
                     "Resource": "*",
                 });
                 if let Some(org) = &s.principal_org_id {
-                    st["Condition"] =
-                        serde_json::json!({ "StringEquals": { "aws:PrincipalOrgID": org } });
+                    st["Condition"]["StringEquals"] =
+                        serde_json::json!({ "aws:PrincipalOrgID": org });
+                }
+                if !s.principal_org_paths.is_empty() {
+                    st["Condition"]["ForAnyValue:StringLike"] =
+                        serde_json::json!({ "aws:PrincipalOrgPaths": s.principal_org_paths });
                 }
                 st
             })
@@ -756,17 +811,29 @@ fn parse_statement(st: &serde_json::Value, index: usize) -> Option<KeyPolicyStat
             principals.insert(KeyPrincipal::Account(account));
         }
     }
-    let principal_org_id = match &st["Condition"] {
-        serde_json::Value::Null => None,
+    // The two organization conditions this library writes, alone or together; a statement
+    // with any other condition is kept opaque.
+    let (mut principal_org_id, mut principal_org_paths) = (None, BTreeSet::new());
+    match &st["Condition"] {
+        serde_json::Value::Null => {}
         c => {
-            let cond = c.as_object()?;
-            if cond.len() != 1 {
-                return None;
+            for (operator, keys) in c.as_object()? {
+                let keys = keys.as_object()?;
+                match (operator.as_str(), keys.len()) {
+                    ("StringEquals", 1) => {
+                        principal_org_id =
+                            Some(keys.get("aws:PrincipalOrgID")?.as_str()?.to_owned());
+                    }
+                    ("ForAnyValue:StringLike", 1) => {
+                        principal_org_paths = as_str_list(keys.get("aws:PrincipalOrgPaths")?)?
+                            .into_iter()
+                            .collect();
+                    }
+                    _ => return None,
+                }
             }
-            let org = c["StringEquals"]["aws:PrincipalOrgID"].as_str()?;
-            Some(org.to_owned())
         }
-    };
+    }
     Some(KeyPolicyStatement {
         sid: st["Sid"]
             .as_str()
@@ -775,6 +842,7 @@ fn parse_statement(st: &serde_json::Value, index: usize) -> Option<KeyPolicyStat
         principals,
         actions,
         principal_org_id,
+        principal_org_paths,
     })
 }
 
@@ -947,6 +1015,14 @@ mod tests {
             principals: [KeyPrincipal::Account(consumer.clone())].into(),
             actions: KmsAction::CONSUMER.into(),
             principal_org_id: None,
+            principal_org_paths: BTreeSet::new(),
+        });
+        p.statements.push(KeyPolicyStatement {
+            sid: "one OU".into(),
+            principals: [KeyPrincipal::Any].into(),
+            actions: KmsAction::CONSUMER.into(),
+            principal_org_id: Some("o-abcdefghij".into()),
+            principal_org_paths: ["o-abcdefghij/r-ab12/*ou-ab12-11111111/*".to_owned()].into(),
         });
         p.opaque.push(
             r#"{"Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*"}"#
@@ -960,5 +1036,66 @@ mod tests {
         assert!(!back.allows(&consumer, None, KmsAction::Encrypt));
         let stranger = AccountId::parse("777788889999").unwrap();
         assert!(!back.allows(&stranger, None, KmsAction::Decrypt));
+        // The OU statement: only paths through the OU, in its organization.
+        let org = Some("o-abcdefghij");
+        let in_ou = "o-abcdefghij/r-ab12/ou-ab12-11111111/";
+        let nested = "o-abcdefghij/r-ab12/ou-ab12-11111111/ou-ab12-22222222/";
+        let under_parent = "o-abcdefghij/r-ab12/ou-ab12-00000000/ou-ab12-11111111/";
+        let elsewhere = "o-abcdefghij/r-ab12/ou-ab12-33333333/";
+        for (path, admitted) in [
+            (in_ou, true),
+            (nested, true),
+            (under_parent, true),
+            (elsewhere, false),
+            ("o-abcdefghij/r-ab12/", false),
+        ] {
+            assert_eq!(
+                back.allows_principal(&stranger, org, Some(path), KmsAction::Decrypt),
+                admitted,
+                "{path}"
+            );
+        }
+        assert!(
+            !back.allows(&stranger, org, KmsAction::Decrypt),
+            "path unknown"
+        );
+        assert!(!back.allows_principal(
+            &stranger,
+            Some("o-zzzzzzzzzz"),
+            Some(in_ou),
+            KmsAction::Decrypt
+        ));
+    }
+
+    /// Key policy statements with conditions this library does not write stay opaque.
+    #[test]
+    fn key_policy_other_conditions_stay_opaque() {
+        let json = r#"{"Statement":[{"Sid":"a","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"ec2.us-east-1.amazonaws.com"}}},{"Sid":"b","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abcdefghij"},"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-abcdefghij/r-ab12/ou-ab12-11111111/*"}}}]}"#;
+        let p = KeyPolicy::from_json(json).unwrap();
+        assert_eq!(p.opaque.len(), 1, "the kms:ViaService statement");
+        assert_eq!(p.statements.len(), 1);
+        assert_eq!(
+            p.statements[0].principal_org_paths,
+            ["o-abcdefghij/r-ab12/ou-ab12-11111111/*".to_owned()].into()
+        );
+    }
+
+    #[test]
+    fn string_like_table() {
+        for (pattern, text, matches) in [
+            ("o-a/*ou-b/*", "o-a/r-1/ou-b/", true),
+            ("o-a/*ou-b/*", "o-a/r-1/ou-c/ou-b/ou-d/", true),
+            ("o-a/*ou-b/*", "o-a/r-1/ou-bb/", false),
+            ("o-a/r-?/*", "o-a/r-1/", true),
+            ("o-a/r-?/*", "o-a/r-12/", false),
+            ("*", "", true),
+            ("", "x", false),
+        ] {
+            assert_eq!(
+                super::string_like(pattern, text),
+                matches,
+                "{pattern} {text}"
+            );
+        }
     }
 }

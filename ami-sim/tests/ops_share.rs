@@ -2,12 +2,19 @@
 //! consumer together with its snapshots and key; idempotence; revoke; the AWS managed key
 //! refusal and `reencrypt`; organizations and OUs; public sharing; faults.
 
-use ami_core::api::{CopyImageRequest, DescribeImagesRequest, Owner, RunInstancesRequest};
+use std::time::Duration;
+
+use ami_core::api::{
+    CopyImageRequest, DescribeImagesRequest, Owner, PermissionChanges, RunInstancesRequest,
+};
 use ami_core::ops::share::{
-    self, account_sid, org_sid, reencrypt, ReencryptRequest, ShareSpec, TAG_REENCRYPTED_FROM,
+    self, account_sid, org_sid, ou_sid, reencrypt, ReencryptRequest, ShareSpec,
+    TAG_REENCRYPTED_FROM,
 };
 use ami_core::ops::wait::{wait_for_image_available, WaitOptions};
-use ami_core::{CreateVolumePermission, Ec2Ext, ImageId, KeyManager, KmsKey, LaunchPermission};
+use ami_core::{
+    CreateVolumePermission, Ec2Ext, ImageId, InstanceState, KeyManager, KmsKey, LaunchPermission,
+};
 use ami_sim::{FaultPlan, Op, Sim};
 
 mod common;
@@ -303,8 +310,9 @@ async fn reencrypt_is_idempotent() {
     assert_eq!(sim.call_count(Op::CopyImage), 1);
 }
 
-/// An OU share admits the OU's accounts, with key access for their organization; revoking it
-/// removes the organization statement.
+/// An OU share admits the OU's accounts, with key access for them alone: the key policy
+/// statement is narrowed to the OU's organization paths, so an account elsewhere in the
+/// organization that can see the image cannot use its key. Revoking removes the statement.
 #[tokio::test(start_paused = true)]
 async fn share_with_an_ou_including_key_access() {
     let sim = sim(5, FaultPlan::none());
@@ -321,15 +329,57 @@ async fn share_with_an_ou_including_key_access() {
         vec![LaunchPermission::OrganizationalUnit(ou.clone())]
     );
     assert!(plan.snapshot_permissions.is_empty());
-    assert_eq!(plan.notes.len(), 2, "{plan}");
-    assert_eq!(
-        plan.key_policies[0].add_orgs,
-        ["o-abcdefghij".to_owned()].into()
-    );
-    sim.ec2(&acct(OU_MEMBER), &us())
-        .run_instances(RunInstancesRequest::new(image.clone()))
+    assert_eq!(plan.notes.len(), 1, "only the note on copying: {plan}");
+    assert!(plan.key_policies[0].add_orgs.is_empty(), "{plan}");
+    assert_eq!(plan.key_policies[0].add_ous, [ou.clone()].into());
+    let policy = sim
+        .kms(&acct(OWNER), &us())
+        .get_key_policy(key.arn.clone())
         .await
         .unwrap();
+    let statement = policy
+        .statements
+        .iter()
+        .find(|s| s.sid == ou_sid(&image, &ou))
+        .expect("the OU statement");
+    assert_eq!(statement.principal_org_id.as_deref(), Some("o-abcdefghij"));
+    assert_eq!(
+        statement.principal_org_paths,
+        ["o-abcdefghij/r-ab12/*ou-ab12-appsapps/*".to_owned()].into()
+    );
+
+    // The OU's account launches, and its instance runs.
+    let member = sim.ec2(&acct(OU_MEMBER), &us());
+    let inst = member
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap()
+        .remove(0);
+    // The organization's management account sits at the root, outside the OU: allowed to
+    // launch by hand (no key statement names it), its instance cannot read the volumes.
+    sim.ec2(&acct(OWNER), &us())
+        .modify_launch_permissions(
+            image.clone(),
+            PermissionChanges::add([LaunchPermission::Account(acct(MGMT))]),
+        )
+        .await
+        .unwrap();
+    let outsider = sim.ec2(&acct(MGMT), &us());
+    let stranger = outsider
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap()
+        .remove(0);
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let inst = member.describe_instance(&inst.id).await.unwrap();
+    assert_eq!(inst.state, InstanceState::Running);
+    let stranger = outsider.describe_instance(&stranger.id).await.unwrap();
+    assert_eq!(stranger.state, InstanceState::Terminated);
+    assert_eq!(
+        stranger.state_reason.map(|r| r.code).as_deref(),
+        Some("Client.InternalError")
+    );
+
     // An account outside the organization sees nothing.
     assert_eq!(
         sim.ec2(&acct(CONSUMER), &us())
@@ -350,7 +400,7 @@ async fn share_with_an_ou_including_key_access() {
     assert!(policy
         .statements
         .iter()
-        .all(|s| s.sid != org_sid(&image, "o-abcdefghij")));
+        .all(|s| s.sid != ou_sid(&image, &ou) && s.sid != org_sid(&image, "o-abcdefghij")));
 }
 
 /// Public sharing follows EC2's rules: never for an encrypted image; only with block public

@@ -169,6 +169,7 @@ async fn cmk_image_shared_with_the_key_is_copied_and_owned_by_the_consumer_with_
         principals: [KeyPrincipal::Account(w.c.clone())].into(),
         actions: KmsAction::CONSUMER.into(),
         principal_org_id: None,
+        principal_org_paths: Default::default(),
     });
     kms.put_key_policy(key.arn.clone(), policy).await.unwrap();
     kms.create_grant(CreateGrantRequest {
@@ -435,6 +436,7 @@ async fn an_org_wide_key_policy_admits_members_only() {
         principals: [KeyPrincipal::Any].into(),
         actions: KmsAction::CONSUMER.into(),
         principal_org_id: Some(ORG.into()),
+        principal_org_paths: Default::default(),
     });
     kms.put_key_policy(key.arn.clone(), policy).await.unwrap();
     owner

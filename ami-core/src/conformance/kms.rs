@@ -125,6 +125,7 @@ async fn kms_key_policy(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
         principals: [KeyPrincipal::Account(consumer.clone())].into(),
         actions: KmsAction::CONSUMER.into(),
         principal_org_id: None,
+        principal_org_paths: Default::default(),
     });
     kms.put_key_policy(key.arn.clone(), new)
         .await

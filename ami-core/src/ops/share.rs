@@ -7,10 +7,13 @@
 //! 2. **createVolumePermission** on every snapshot of the image, if it must be able to *copy*
 //!    the image ([`ShareSpec::allow_copy`]);
 //! 3. for every **customer managed KMS key** of the image's snapshots, a key policy statement
-//!    allowing exactly [`KmsAction::CONSUMER`] to exactly the target accounts (or to the target
-//!    organizations, through `aws:PrincipalOrgID`). Each image has its own statements (Sid
-//!    `ami-share:<image>:accounts` and `ami-share:<image>:org:<o-id>`), so revoking one image's
-//!    share never takes key access another image's share still needs.
+//!    allowing exactly [`KmsAction::CONSUMER`] to exactly the target accounts, to the target
+//!    organizations (through `aws:PrincipalOrgID`), or to the accounts of the target OUs and
+//!    the OUs nested in them (`aws:PrincipalOrgPaths` matching [`ou_path_pattern`], and nobody
+//!    else in the organization). Each image has its own statements (Sid
+//!    `ami-share:<image>:accounts`, `ami-share:<image>:org:<o-id>`,
+//!    `ami-share:<image>:ou:<ou-id>`), so revoking one image's share never takes key access
+//!    another image's share still needs.
 //!
 //! [`plan`] reads the image, its launch permissions, snapshot permissions and key policies and
 //! returns a [`SharePlan`] of exactly what is missing; every refusal AWS would make (and the
@@ -211,6 +214,11 @@ pub struct KeyPolicyChange {
     pub add_orgs: BTreeSet<String>,
     /// Organizations whose statement to remove.
     pub remove_orgs: BTreeSet<String>,
+    /// OUs to give a statement admitting the OU's accounts, those of nested OUs included
+    /// (`aws:PrincipalOrgPaths`), and nobody else in the organization.
+    pub add_ous: BTreeSet<OrganizationalUnitArn>,
+    /// OUs whose statement to remove.
+    pub remove_ous: BTreeSet<OrganizationalUnitArn>,
 }
 
 impl KeyPolicyChange {
@@ -220,6 +228,8 @@ impl KeyPolicyChange {
             && self.remove_accounts.is_empty()
             && self.add_orgs.is_empty()
             && self.remove_orgs.is_empty()
+            && self.add_ous.is_empty()
+            && self.remove_ous.is_empty()
     }
 }
 
@@ -340,6 +350,26 @@ impl fmt::Display for SharePlan {
                     org_sid(&self.image, o)
                 )?;
             }
+            for o in &k.remove_ous {
+                writeln!(
+                    f,
+                    "  - key {} (account {}): statement {:?} removed",
+                    k.key,
+                    k.key_owner,
+                    ou_sid(&self.image, o)
+                )?;
+            }
+            for o in &k.add_ous {
+                writeln!(
+                    f,
+                    "  + key {} (account {}): statement {:?} allows OU {} (paths {}) {actions}",
+                    k.key,
+                    k.key_owner,
+                    ou_sid(&self.image, o),
+                    o.ou_id(),
+                    ou_path_pattern(o)
+                )?;
+            }
         }
         for n in &self.notes {
             writeln!(f, "  note: {n}")?;
@@ -356,6 +386,22 @@ pub fn account_sid(image: &ImageId) -> String {
 /// The Sid of the key policy statement admitting an organization for an image.
 pub fn org_sid(image: &ImageId, org_id: &str) -> String {
     format!("ami-share:{image}:org:{org_id}")
+}
+
+/// The Sid of the key policy statement admitting one OU for an image.
+pub fn ou_sid(image: &ImageId, ou: &OrganizationalUnitArn) -> String {
+    format!("ami-share:{image}:ou:{}", ou.ou_id())
+}
+
+/// The `aws:PrincipalOrgPaths` pattern of the accounts in `ou` or in OUs nested in it:
+/// `o-…/r-…/*ou-…/*` (the root id is the middle part of the OU id; what lies between the root
+/// and the OU, the parent OUs, is left to the wildcard).
+pub fn ou_path_pattern(ou: &OrganizationalUnitArn) -> String {
+    let id = ou.ou_id();
+    match id.strip_prefix("ou-").and_then(|rest| rest.split_once('-')) {
+        Some((root, _)) => format!("{}/r-{root}/*{id}/*", ou.org_id()),
+        None => format!("{}/*{id}/*", ou.org_id()),
+    }
 }
 
 /// The account owning `key` (named in its ARN; the image owner for short forms).
@@ -510,14 +556,12 @@ pub async fn plan(
         }
     }
 
-    // Key policies.
-    let org_ids = spec.org_ids();
-    if !spec.ous.is_empty() && image.is_encrypted() {
-        notes.push(format!(
-            "a key policy can only admit a whole organization, so key access for the OUs goes to organization {}",
-            list(spec.ous.iter().map(|o| o.org_id().to_owned()).collect::<BTreeSet<_>>())
-        ));
-    }
+    // Key policies: a statement per organization, and one per OU narrowed to the OU's paths.
+    let org_ids: BTreeSet<String> = spec
+        .organizations
+        .iter()
+        .map(|o| o.org_id().to_owned())
+        .collect();
     let mut key_policies = Vec::new();
     for key in customer_keys(&image) {
         let key_owner = key_owner(&key, owner);
@@ -549,6 +593,19 @@ pub async fn plan(
             })
             .cloned()
             .collect();
+        let add_ous: BTreeSet<OrganizationalUnitArn> = spec
+            .ous
+            .iter()
+            .filter(|o| {
+                !policy.statements.iter().any(|s| {
+                    s.sid == ou_sid(image_id, o)
+                        && s.principal_org_id.as_deref() == Some(o.org_id())
+                        && s.principal_org_paths.contains(&ou_path_pattern(o))
+                        && KmsAction::CONSUMER.iter().all(|x| s.actions.contains(x))
+                })
+            })
+            .cloned()
+            .collect();
         let change = KeyPolicyChange {
             key,
             key_owner,
@@ -556,6 +613,8 @@ pub async fn plan(
             remove_accounts: BTreeSet::new(),
             add_orgs,
             remove_orgs: BTreeSet::new(),
+            add_ous,
+            remove_ous: BTreeSet::new(),
         };
         if !change.is_empty() {
             key_policies.push(change);
@@ -646,6 +705,7 @@ pub fn edit_policy(policy: &KeyPolicy, image: &ImageId, change: &KeyPolicyChange
         principals,
         actions: KmsAction::CONSUMER.into_iter().collect(),
         principal_org_id: None,
+        principal_org_paths: BTreeSet::new(),
     });
     match (
         out.statements.iter().position(|s| s.sid == sid),
@@ -669,6 +729,25 @@ pub fn edit_policy(policy: &KeyPolicy, image: &ImageId, change: &KeyPolicyChange
             principals: [KeyPrincipal::Any].into(),
             actions: KmsAction::CONSUMER.into_iter().collect(),
             principal_org_id: Some(org.clone()),
+            principal_org_paths: BTreeSet::new(),
+        };
+        match out.statements.iter().position(|s| s.sid == sid) {
+            Some(i) => out.statements[i] = statement,
+            None => out.statements.push(statement),
+        }
+    }
+    for ou in &change.remove_ous {
+        let sid = ou_sid(image, ou);
+        out.statements.retain(|s| s.sid != sid);
+    }
+    for ou in &change.add_ous {
+        let sid = ou_sid(image, ou);
+        let statement = KeyPolicyStatement {
+            sid: sid.clone(),
+            principals: [KeyPrincipal::Any].into(),
+            actions: KmsAction::CONSUMER.into_iter().collect(),
+            principal_org_id: Some(ou.org_id().to_owned()),
+            principal_org_paths: [ou_path_pattern(ou)].into(),
         };
         match out.statements.iter().position(|s| s.sid == sid) {
             Some(i) => out.statements[i] = statement,
@@ -815,7 +894,6 @@ pub async fn plan_revoke(
         .iter()
         .filter_map(|p| match p {
             LaunchPermission::Organization(o) => Some(o.org_id().to_owned()),
-            LaunchPermission::OrganizationalUnit(o) => Some(o.org_id().to_owned()),
             _ => None,
         })
         .collect();
@@ -840,8 +918,9 @@ pub async fn plan_revoke(
             .cloned()
             .collect();
         let remove_orgs = spec
-            .org_ids()
-            .into_iter()
+            .organizations
+            .iter()
+            .map(|o| o.org_id().to_owned())
             .filter(|o| !still_needed_orgs.contains(o))
             .filter(|o| {
                 policy
@@ -850,6 +929,17 @@ pub async fn plan_revoke(
                     .any(|s| s.sid == org_sid(image_id, o))
             })
             .collect();
+        let remove_ous = spec
+            .ous
+            .iter()
+            .filter(|o| {
+                policy
+                    .statements
+                    .iter()
+                    .any(|s| s.sid == ou_sid(image_id, o))
+            })
+            .cloned()
+            .collect();
         let change = KeyPolicyChange {
             key,
             key_owner,
@@ -857,6 +947,8 @@ pub async fn plan_revoke(
             remove_accounts,
             add_orgs: BTreeSet::new(),
             remove_orgs,
+            add_ous: BTreeSet::new(),
+            remove_ous,
         };
         if !change.is_empty() {
             key_policies.push(change);
@@ -1139,6 +1231,7 @@ mod tests {
             principals: [KeyPrincipal::Account(consumer())].into(),
             actions: KmsAction::CONSUMER.into_iter().collect(),
             principal_org_id: None,
+            principal_org_paths: Default::default(),
         });
         p
     }
@@ -1315,6 +1408,8 @@ mod tests {
             remove_accounts: BTreeSet::new(),
             add_orgs: ["o-abcdefghij".to_owned()].into(),
             remove_orgs: BTreeSet::new(),
+            add_ous: BTreeSet::new(),
+            remove_ous: BTreeSet::new(),
         };
         let added = edit_policy(&base, &image_id(), &add);
         assert_eq!(added.statements.len(), 3);
@@ -1332,6 +1427,78 @@ mod tests {
             remove_accounts: [consumer()].into(),
             add_orgs: BTreeSet::new(),
             remove_orgs: ["o-abcdefghij".to_owned()].into(),
+            ..add
+        };
+        assert_eq!(edit_policy(&added, &image_id(), &remove), base);
+    }
+
+    /// An OU statement admits the OU's accounts (nested OUs included) through the
+    /// organization path, and nobody else in the organization; removing it restores the
+    /// policy.
+    #[test]
+    fn edit_policy_admits_an_ou_by_its_paths() {
+        let ou: OrganizationalUnitArn =
+            "arn:aws:organizations::999999999999:ou/o-abcdefghij/ou-ab12-appsapps"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            ou_path_pattern(&ou),
+            "o-abcdefghij/r-ab12/*ou-ab12-appsapps/*"
+        );
+        let base = KeyPolicy::default_for(&owner());
+        let add = KeyPolicyChange {
+            key: KEY.parse().unwrap(),
+            key_owner: owner(),
+            add_accounts: BTreeSet::new(),
+            remove_accounts: BTreeSet::new(),
+            add_orgs: BTreeSet::new(),
+            remove_orgs: BTreeSet::new(),
+            add_ous: [ou.clone()].into(),
+            remove_ous: BTreeSet::new(),
+        };
+        let added = edit_policy(&base, &image_id(), &add);
+        assert_eq!(added.statements.len(), 2);
+        let stranger: AccountId = "777788889999".parse().unwrap();
+        let org = Some("o-abcdefghij");
+        let path = |ous: &[&str]| {
+            let ous: Vec<OrganizationalUnitArn> = ous
+                .iter()
+                .map(|o| {
+                    format!("arn:aws:organizations::999999999999:ou/o-abcdefghij/{o}")
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            crate::rules::Membership::of(
+                "arn:aws:organizations::999999999999:organization/o-abcdefghij"
+                    .parse()
+                    .unwrap(),
+                ous,
+            )
+            .org_path()
+        };
+        for (ous, admitted) in [
+            (&["ou-ab12-appsapps"][..], true),
+            (&["ou-ab12-appsapps", "ou-ab12-teamteam"][..], true),
+            (&["ou-ab12-otherous"][..], false),
+            (&[][..], false),
+        ] {
+            assert_eq!(
+                added.allows_principal(&stranger, org, path(ous).as_deref(), KmsAction::Decrypt),
+                admitted,
+                "{ous:?}"
+            );
+        }
+        assert!(!added.allows_principal(
+            &stranger,
+            None,
+            path(&["ou-ab12-appsapps"]).as_deref(),
+            KmsAction::Decrypt
+        ));
+        assert_eq!(edit_policy(&added, &image_id(), &add), added, "idempotent");
+        let remove = KeyPolicyChange {
+            add_ous: BTreeSet::new(),
+            remove_ous: [ou].into(),
             ..add
         };
         assert_eq!(edit_policy(&added, &image_id(), &remove), base);
@@ -1361,6 +1528,8 @@ mod tests {
                     remove_accounts: if add { BTreeSet::new() } else { [account.clone()].into() },
                     add_orgs: BTreeSet::new(),
                     remove_orgs: BTreeSet::new(),
+                    add_ous: BTreeSet::new(),
+                    remove_ous: BTreeSet::new(),
                 };
                 policy = edit_policy(&policy, &image_id(), &change);
                 if add { expected.insert(account); } else { expected.remove(&account); }
@@ -1400,6 +1569,8 @@ mod tests {
                 remove_accounts: BTreeSet::new(),
                 add_orgs: BTreeSet::new(),
                 remove_orgs: BTreeSet::new(),
+                add_ous: BTreeSet::new(),
+                remove_ous: BTreeSet::new(),
             }],
             notes: vec![],
         };

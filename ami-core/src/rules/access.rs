@@ -36,6 +36,22 @@ impl Membership {
         self.org.as_ref().map(OrganizationArn::org_id)
     }
 
+    /// The account's organization path, as the `aws:PrincipalOrgPaths` condition key gives it:
+    /// `o-…/r-…/ou-…/…/`, the OUs from the root down. The root id is read from the OU ids
+    /// (`ou-<root>-…`), so for an account directly under its organization's root, whose root
+    /// id nothing here names, and for an account outside any organization, `None`.
+    pub fn org_path(&self) -> Option<String> {
+        let org = self.org_id()?;
+        let first = self.ous.first()?.ou_id();
+        let root = first.strip_prefix("ou-")?.split_once('-')?.0;
+        let mut path = format!("{org}/r-{root}/");
+        for ou in &self.ous {
+            path.push_str(ou.ou_id());
+            path.push('/');
+        }
+        Some(path)
+    }
+
     /// Whether the account belongs to the organization `org` (compared by organization id).
     pub fn in_org(&self, org: &OrganizationArn) -> bool {
         self.org_id() == Some(org.org_id())

@@ -29,7 +29,8 @@ pub struct KeyView<'a> {
 /// - An AWS managed key (`aws/ebs`, ...) serves only the account that owns it, whatever else
 ///   is said: that is why images encrypted with it can never be used by another account.
 /// - A customer managed key serves an account its key policy admits (by account, or by `*`
-///   narrowed to the account's organization with `aws:PrincipalOrgID`) or a grant names.
+///   narrowed to the account's organization with `aws:PrincipalOrgID`, or to paths in it
+///   with `aws:PrincipalOrgPaths`) or a grant names.
 pub fn key_allows(
     view: KeyView<'_>,
     account: &AccountId,
@@ -42,12 +43,14 @@ pub fn key_allows(
     match view.key.manager {
         KeyManager::Aws => &view.key.owner == account,
         KeyManager::Customer => {
-            view.policy.allows(account, membership.org_id(), action)
-                || view.grants.iter().any(|g| {
-                    g.key_arn == view.key.arn
-                        && &g.grantee == account
-                        && g.operations.contains(&action)
-                })
+            view.policy.allows_principal(
+                account,
+                membership.org_id(),
+                membership.org_path().as_deref(),
+                action,
+            ) || view.grants.iter().any(|g| {
+                g.key_arn == view.key.arn && &g.grantee == account && g.operations.contains(&action)
+            })
         }
     }
 }

@@ -154,6 +154,7 @@ pub fn policy_for(owner: &AccountId, consumers: &[AccountId]) -> KeyPolicy {
                 .collect(),
             actions: KmsAction::CONSUMER.into(),
             principal_org_id: None,
+            principal_org_paths: Default::default(),
         });
     }
     p
@@ -167,6 +168,7 @@ pub fn org_policy(owner: &AccountId) -> KeyPolicy {
         principals: [KeyPrincipal::Any].into(),
         actions: KmsAction::CONSUMER.into(),
         principal_org_id: Some("o-abcdefghij".into()),
+        principal_org_paths: Default::default(),
     });
     p
 }

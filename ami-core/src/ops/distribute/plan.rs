@@ -338,7 +338,7 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
     let source_keys: Vec<Encryption> = image.kms_keys().into_iter().cloned().collect();
     let source_snapshots: Vec<SnapshotId> = image.snapshot_ids().into_iter().cloned().collect();
     let mut problems: Vec<Error> = Vec::new();
-    let mut notes = Vec::new();
+    let notes: Vec<String> = Vec::new();
 
     if !spec.accounts.is_empty() {
         if image.is_marketplace() {
@@ -498,15 +498,6 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
                 at(format!("the copy is shared and encrypted, but no customer managed key is given for {}; AWS would use the AWS managed key, which cannot be shared", d.region)),
             )),
             None => {}
-        }
-        if c.launch_permissions
-            .iter()
-            .any(|p| matches!(p, LaunchPermission::OrganizationalUnit(_)))
-            && encrypted
-        {
-            notes.push(format!(
-                "{d}: a key policy can only admit a whole organization, so key access for its OUs goes to their organization"
-            ));
         }
         let req = DescribeImagesRequest::new()
             .owner(Owner::SelfAccount)

@@ -259,6 +259,8 @@ async fn revoke_source_share(
             remove_accounts: k.accounts.iter().cloned().collect(),
             add_orgs: BTreeSet::new(),
             remove_orgs: BTreeSet::new(),
+            add_ous: BTreeSet::new(),
+            remove_ous: BTreeSet::new(),
         };
         let edited = edit_policy(&policy, &src.image_id, &change);
         if edited != policy {
