@@ -63,6 +63,7 @@ pub mod model;
 pub mod ops;
 pub mod rules;
 pub mod time;
+pub mod wildcard;
 
 pub use api::{Connector, DynEc2, DynKms, Ec2, Ec2Ext, Kms, KmsExt, LaunchGuard};
 pub use error::{Error, Result, ServiceError};

@@ -603,29 +603,6 @@ pub struct KeyPolicyStatement {
     pub principal_org_paths: BTreeSet<String>,
 }
 
-/// Whether `text` matches the IAM `StringLike` `pattern` (`*`: any run, `?`: any one).
-pub(crate) fn string_like(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
 /// A KMS key policy, as the `Allow` statements this library understands.
 ///
 /// [`KeyPolicy::to_json`] renders the IAM policy document AWS stores; [`KeyPolicy::from_json`]
@@ -693,7 +670,7 @@ impl KeyPolicy {
                     || org_path.is_some_and(|path| {
                         s.principal_org_paths
                             .iter()
-                            .any(|pattern| string_like(pattern, path))
+                            .any(|pattern| crate::wildcard::matches(pattern, path))
                     }))
         })
     }
@@ -1078,24 +1055,5 @@ mod tests {
             p.statements[0].principal_org_paths,
             ["o-abcdefghij/r-ab12/ou-ab12-11111111/*".to_owned()].into()
         );
-    }
-
-    #[test]
-    fn string_like_table() {
-        for (pattern, text, matches) in [
-            ("o-a/*ou-b/*", "o-a/r-1/ou-b/", true),
-            ("o-a/*ou-b/*", "o-a/r-1/ou-c/ou-b/ou-d/", true),
-            ("o-a/*ou-b/*", "o-a/r-1/ou-bb/", false),
-            ("o-a/r-?/*", "o-a/r-1/", true),
-            ("o-a/r-?/*", "o-a/r-12/", false),
-            ("*", "", true),
-            ("", "x", false),
-        ] {
-            assert_eq!(
-                super::string_like(pattern, text),
-                matches,
-                "{pattern} {text}"
-            );
-        }
     }
 }

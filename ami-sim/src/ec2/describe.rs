@@ -8,37 +8,10 @@ use ami_core::{Image, ImageId, ImageState, LaunchPermission, Result, Tags};
 use crate::sim::Ctx;
 use crate::state::{err, ImageRec, State, DEREGISTERED_GRACE};
 
-/// Whether `value` matches `pattern`, where `*` matches any run of characters and `?` any one
-/// character. AWS: §5 "DescribeImages scoping" (filter values accept wildcards).
-pub(crate) fn matches_wildcard(pattern: &str, value: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let v: Vec<char> = value.chars().collect();
-    let (mut pi, mut vi) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, vi));
-            pi += 1;
-        } else if let Some((sp, sv)) = star {
-            pi = sp + 1;
-            vi = sv + 1;
-            star = Some((sp, sv + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
 /// Whether any filter value matches `value`.
 pub(crate) fn matches_any(values: &[String], value: &str) -> bool {
-    values.iter().any(|p| matches_wildcard(p, value))
+    // AWS: §5 "DescribeImages scoping" (filter values accept wildcards).
+    values.iter().any(|p| ami_core::wildcard::matches(p, value))
 }
 
 /// `tag:<key>` (value match) and `tag-key` (key match) filters.

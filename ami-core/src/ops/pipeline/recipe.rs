@@ -77,7 +77,7 @@ impl ParentSelector {
                     .into_iter()
                     // Checked again here, so a backend that ignores a filter cannot pick a
                     // wrong parent.
-                    .filter(|i| i.state == ImageState::Available && glob(name_pattern, &i.name))
+                    .filter(|i| i.state == ImageState::Available && crate::wildcard::matches(name_pattern, &i.name))
                     .max_by(|a, b| {
                         (a.creation_time, &a.id).cmp(&(b.creation_time, &b.id))
                     })
@@ -95,30 +95,6 @@ impl ParentSelector {
             }
         }
     }
-}
-
-/// Whether `name` matches `pattern`, where `*` is any run of characters and `?` any one.
-pub(crate) fn glob(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// What a component or test runs against.
@@ -295,28 +271,5 @@ impl Infrastructure {
     pub fn tag(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.tags.insert(k.into(), v.into());
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn glob_table() {
-        let cases = [
-            ("al2023-*", "al2023-ami-1", true),
-            ("al2023-*", "al2-ami", false),
-            ("a?c", "abc", true),
-            ("a?c", "ac", false),
-            ("*", "", true),
-            ("*x86_64", "al2023-ami-2023.1-x86_64", true),
-            ("a*b*c", "a-b-b-c", true),
-            ("a*b*c", "a-b-b-d", false),
-            ("exact", "exact", true),
-        ];
-        for (p, n, want) in cases {
-            assert_eq!(glob(p, n), want, "{p} vs {n}");
-        }
     }
 }
