@@ -84,6 +84,9 @@ pub(crate) struct IdMap<K, V> {
     slots: Vec<u32>,
     /// Key → position in `entries`, for ids without a slot.
     others: FastMap<u128, usize>,
+    /// The keys in id order, kept from one listing to the next until an insert or a removal
+    /// ([`Self::prepare_order`]); `None` when stale.
+    order: Option<Vec<u128>>,
 }
 
 impl<K: AsRef<str>, V> IdMap<K, V> {
@@ -94,6 +97,7 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
             base: first & MASK,
             slots: Vec::new(),
             others: FastMap::default(),
+            order: None,
         }
     }
 
@@ -190,6 +194,7 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
         }
         self.entries.push(Entry { key, id, value });
         self.place_new(key, self.entries.len() - 1);
+        self.order = None;
         None
     }
 
@@ -198,6 +203,7 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
         let key = id_key(id.as_ref());
         let p = self.position(key)?;
         self.forget(key);
+        self.order = None;
         let removed = self.entries.swap_remove(p);
         if let Some(moved) = self.entries.get(p) {
             let moved = moved.key;
@@ -226,6 +232,46 @@ impl<K: AsRef<str>, V> IdMap<K, V> {
         keys.sort_unstable();
         keys.dedup();
         Box::new(keys.into_iter().filter_map(|k| self.get_by_key(k)))
+    }
+
+    /// Sorts the keys for [`Self::ordered_after`], unless nothing changed since the last
+    /// time: a listing read page by page sorts once, not once a page.
+    pub fn prepare_order(&mut self) {
+        if self.order.is_none() {
+            let mut keys: Vec<u128> = self.entries.iter().map(|e| e.key).collect();
+            keys.sort_unstable();
+            self.order = Some(keys);
+        }
+    }
+
+    /// The records in id order, from the first whose id sorts after `after` (all without it).
+    /// Call [`Self::prepare_order`] first; without it the keys are sorted here, every call.
+    pub fn ordered_after<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> Box<dyn Iterator<Item = &'a V> + 'a> {
+        let start = |keys: &[u128]| {
+            after.map_or(0, |a| {
+                let a = id_key(a);
+                keys.partition_point(|&k| k <= a)
+            })
+        };
+        match &self.order {
+            Some(keys) => {
+                let from = start(keys);
+                Box::new(keys[from..].iter().filter_map(|&k| self.get_by_key(k)))
+            }
+            None => {
+                let mut keys: Vec<u128> = self.entries.iter().map(|e| e.key).collect();
+                keys.sort_unstable();
+                let from = start(&keys);
+                Box::new(
+                    keys.into_iter()
+                        .skip(from)
+                        .filter_map(|k| self.get_by_key(k)),
+                )
+            }
+        }
     }
 
     /// The records, in id order.

@@ -5,7 +5,8 @@
 //! Run: `cargo bench -p ami-benches --bench sim_throughput`. Besides divan's timings (with the
 //! rounds per second as the throughput counter, so API calls per second are five times that),
 //! it prints the calls per second of a long run on one core and an estimate of the memory one
-//! image costs, extrapolated to 1,000,000 images. `SIM_THROUGHPUT_ROUNDS` sets the long run's
+//! image costs, extrapolated to 1,000,000 images, and then how long listing the owner's images
+//! page by page takes in the world the run built. `SIM_THROUGHPUT_ROUNDS` sets the long run's
 //! rounds (default 100,000); each round leaves two images, so 500,000 rounds measure the
 //! memory of 1,000,000 images directly.
 
@@ -175,6 +176,41 @@ fn long_run(rounds: u64) {
     assert_eq!(
         b.sim.call_count(ami_sim::Op::CopyImage),
         usize::try_from(rounds).unwrap_or(usize::MAX)
+    );
+    list_pages(&b, rounds);
+}
+
+/// Lists the owner's images in the first Region (one per round) page by page, 1,000 a page,
+/// as a scan of a large account does: prints the pages and how long the whole listing took.
+fn list_pages(b: &Bench, rounds: u64) {
+    let start = Instant::now();
+    let cpu_start = cpu_ns();
+    let (pages, images) = b.rt.block_on(async {
+        let mut req = DescribeImagesRequest::new()
+            .owner(ami_core::api::Owner::SelfAccount)
+            .max_results(1000);
+        let (mut pages, mut images) = (0u64, 0u64);
+        loop {
+            let page = b.owner.describe_images(req.clone()).await.expect("page");
+            pages += 1;
+            images += page.items.len() as u64;
+            match page.next_token {
+                Some(t) => req.next_token = Some(t),
+                None => break,
+            }
+        }
+        (pages, images)
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = cpu_ns().saturating_sub(cpu_start) as f64 / 1e9;
+    println!(
+        "sim_throughput: listing {images} images in {pages} pages of 1,000: {secs:.3} s wall, \
+         {cpu_secs:.3} s on CPU ({:.1} ms a page)",
+        cpu_secs * 1000.0 / pages.max(1) as f64
+    );
+    assert_eq!(
+        images, rounds,
+        "one image a round in the owner's first Region"
     );
 }
 

@@ -50,6 +50,67 @@ pub(crate) fn check_filters(filters: &[Filter], known: &[&str]) -> Result<()> {
 
 const TOKEN_PREFIX: &str = "sim-page:";
 
+/// A describe call's paging: how many items a page holds, and the id the page starts after.
+#[derive(Debug, Clone)]
+pub(crate) struct Paging {
+    /// The page size (no limit without `MaxResults`).
+    pub limit: usize,
+    /// The last id of the previous page, from the token.
+    pub after: Option<String>,
+}
+
+/// Whether `id` has the form of a resource id: a prefix, a dash, 8 or 17 lowercase hex digits.
+fn looks_like_id(id: &str) -> bool {
+    id.rsplit_once('-').is_some_and(|(prefix, hex)| {
+        !prefix.is_empty()
+            && (hex.len() == 8 || hex.len() == 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+impl Paging {
+    /// Checks `MaxResults` (5 to 1000) and reads the token (one this simulator returned).
+    pub fn of(max_results: Option<u32>, next_token: Option<String>) -> Result<Paging> {
+        if let Some(n) = max_results {
+            if !(5..=1000).contains(&n) {
+                return Err(err(
+                    "InvalidParameterValue",
+                    format!(
+                        "Value ( {n} ) for parameter maxResults is invalid. Parameter may only be \
+                         between 5 and 1000."
+                    ),
+                ));
+            }
+        }
+        let after = match next_token {
+            None => None,
+            Some(t) => match t.strip_prefix(TOKEN_PREFIX).filter(|id| looks_like_id(id)) {
+                Some(after) => Some(after.to_owned()),
+                None => {
+                    return Err(err(
+                        "InvalidPaginationToken",
+                        format!(
+                            "The pagination token '{t}' is invalid; pass back a next_token \
+                             exactly as returned"
+                        ),
+                    ))
+                }
+            },
+        };
+        Ok(Paging {
+            limit: max_results.map_or(usize::MAX, |n| n as usize),
+            after,
+        })
+    }
+
+    /// The token of a page whose last item has id `last`.
+    fn token_after(last: &str) -> String {
+        format!("{TOKEN_PREFIX}{last}")
+    }
+}
+
 /// One page of `items` in the order of `key`, starting after the token's key.
 ///
 /// The token names the last key returned, so a page boundary stays put when items are added
@@ -60,49 +121,23 @@ pub(crate) fn page_of<T, K: AsRef<str>>(
     max_results: Option<u32>,
     next_token: Option<String>,
 ) -> Result<Page<T>> {
-    if let Some(n) = max_results {
-        if !(5..=1000).contains(&n) {
-            return Err(err(
-                "InvalidParameterValue",
-                format!(
-                    "Value ( {n} ) for parameter maxResults is invalid. Parameter may only be \
-                     between 5 and 1000."
-                ),
-            ));
-        }
-    }
-    let after = match &next_token {
-        None => None,
-        Some(t) => match t.strip_prefix(TOKEN_PREFIX) {
-            Some(after) => Some(after),
-            None => {
-                return Err(err(
-                    "InvalidPaginationToken",
-                    format!(
-                        "The pagination token '{t}' is invalid; pass back a next_token exactly \
-                         as returned"
-                    ),
-                ))
-            }
-        },
-    };
+    let Paging { limit, after } = Paging::of(max_results, next_token)?;
     // Each key is computed once (an id: a reference count, not a copy of the text); the order
     // is by the key's text, so pages are stable. Only the page itself is sorted: the smallest
     // `limit` keys are selected first, in linear time, whatever the number of items.
     let mut keyed: Vec<(K, T)> = items
         .into_iter()
         .map(|i| (key(&i), i))
-        .filter(|(k, _)| after.is_none_or(|a| k.as_ref() > a))
+        .filter(|(k, _)| after.as_deref().is_none_or(|a| k.as_ref() > a))
         .collect();
     let by_key = |a: &(K, T), b: &(K, T)| a.0.as_ref().cmp(b.0.as_ref());
-    let limit = max_results.map_or(usize::MAX, |n| n as usize);
     let more = keyed.len() > limit;
     if more {
         keyed.select_nth_unstable_by(limit - 1, by_key);
         keyed.truncate(limit);
     }
     keyed.sort_unstable_by(by_key);
-    let next = more.then(|| format!("{TOKEN_PREFIX}{}", keyed[limit - 1].0.as_ref()));
+    let next = more.then(|| Paging::token_after(keyed[limit - 1].0.as_ref()));
     Ok(Page {
         items: keyed.into_iter().map(|(_, i)| i).collect(),
         next_token: next,
@@ -123,6 +158,36 @@ pub(crate) fn page_of_records<'a, R, T, K: AsRef<str>>(
         items: page.items.into_iter().map(view).collect(),
         next_token: page.next_token,
     })
+}
+
+/// One page of the records `in_order` (already in id order, starting after the page's start)
+/// that `keep` keeps: reads only as far as the page needs (one record past it, to know
+/// whether another page follows), so listing a large world page by page costs each page its
+/// own length, not the world's size.
+pub(crate) fn page_in_order<'a, R: 'a, T>(
+    in_order: impl Iterator<Item = &'a R>,
+    mut keep: impl FnMut(&'a R) -> bool,
+    id_of: impl Fn(&R) -> &str,
+    view: impl Fn(&'a R) -> T,
+    limit: usize,
+) -> Page<T> {
+    let mut kept: Vec<&'a R> = Vec::new();
+    for r in in_order {
+        if keep(r) {
+            if kept.len() == limit {
+                let next = kept.last().map(|l| Paging::token_after(id_of(l)));
+                return Page {
+                    items: kept.into_iter().map(view).collect(),
+                    next_token: next,
+                };
+            }
+            kept.push(r);
+        }
+    }
+    Page {
+        items: kept.into_iter().map(view).collect(),
+        next_token: None,
+    }
 }
 
 const IMAGE_FILTERS: &[&str] = &[
@@ -183,7 +248,7 @@ fn image_filter(f: &Filter, i: &Image, tags: &Tags) -> bool {
 }
 
 /// The tags of an image that someone other than its owner sees: none.
-const NO_TAGS: Tags = Tags::new();
+pub(crate) const NO_TAGS: Tags = Tags::new();
 
 impl State {
     /// The image as `account` sees it: tags only for the owner.
@@ -234,22 +299,14 @@ impl State {
             });
         }
         let me = cx.account;
-        let candidates: Box<dyn Iterator<Item = &ImageRec>> = if by_id {
-            Box::new(
-                req.image_ids
-                    .iter()
-                    .filter_map(|id| self.images.get(id).map(|b| &**b)),
-            )
-        } else {
-            // Any order: the page is sorted by id below.
-            Box::new(self.images.values_unordered().map(|b| &**b))
-        };
-        let mut out = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for r in candidates {
+        let paging = Paging::of(req.max_results, req.next_token.clone())?;
+        if !by_id {
+            self.images.prepare_order();
+        }
+        let keep = |r: &ImageRec| -> bool {
             let i = &r.image;
-            if i.region != *cx.region || r.visible_at > cx.now || !seen.insert(i.id.clone()) {
-                continue;
+            if i.region != *cx.region || r.visible_at > cx.now {
+                return false;
             }
             // AWS: §1 and §5: deregistered images show only briefly when named by id; disabled
             // ones only to their owner with IncludeDisabled; deprecated images of others only
@@ -260,7 +317,7 @@ impl State {
                 rules::image_listed(i, Self::perms_of(r), me, self.membership(me), &req, cx.now)
             };
             if !listed {
-                continue;
+                return false;
             }
             if !req.owners.is_empty()
                 && !req.owners.iter().any(|o| match o {
@@ -269,7 +326,7 @@ impl State {
                     Owner::Alias(al) => i.owner_alias == Some(*al),
                 })
             {
-                continue;
+                return false;
             }
             // AWS: §5 "ExecutableUsers": self = shared with me (org/OU included), not owned;
             // another account = shared explicitly with it; all = public.
@@ -285,21 +342,36 @@ impl State {
                     ExecutableBy::All => r.perms.contains(&LaunchPermission::Public),
                 })
             {
-                continue;
+                return false;
             }
             // AWS: §3 "Other": tags are never visible to grantees (nor filtered on by them).
             let tags = if i.owner == *me { &i.tags } else { &NO_TAGS };
-            if !req.filters.iter().all(|f| image_filter(f, i, tags)) {
-                continue;
-            }
-            out.push(r);
+            req.filters.iter().all(|f| image_filter(f, i, tags))
+        };
+        if by_id {
+            // Each named image once.
+            let named: Vec<&ImageRec> = self
+                .images
+                .selected(&req.image_ids)
+                .map(|b| &**b)
+                .filter(|r| keep(r))
+                .collect();
+            return page_of_records(
+                named,
+                |r| r.image.id.clone(),
+                |r| Self::view(r, me),
+                req.max_results,
+                req.next_token.clone(),
+            );
         }
-        page_of_records(
-            out,
-            |r| r.image.id.clone(),
+        Ok(page_in_order(
+            self.images
+                .ordered_after(paging.after.as_deref())
+                .map(|b| &**b),
+            keep,
+            |r| r.image.id.as_str(),
             |r| Self::view(r, me),
-            req.max_results,
-            req.next_token,
-        )
+            paging.limit,
+        ))
     }
 }

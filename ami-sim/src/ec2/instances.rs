@@ -8,7 +8,9 @@ use ami_core::model::AttachedVolume;
 use ami_core::rules::{self, LaunchContext};
 use ami_core::{Instance, InstanceId, InstanceState, Result};
 
-use super::describe::{check_filters, matches_any, page_of_records, tag_filter};
+use super::describe::{
+    check_filters, matches_any, page_in_order, page_of_records, tag_filter, Paging,
+};
 use crate::sim::Ctx;
 use crate::state::{err, Event, InstRec, State, TokenRec, VolData};
 
@@ -373,26 +375,41 @@ impl State {
         if !req.instance_ids.is_empty() {
             self.own_instances(cx, &req.instance_ids)?;
         }
+        let paging = Paging::of(req.max_results, req.next_token.clone())?;
+        let listing = req.instance_ids.is_empty();
+        if listing {
+            self.instances.prepare_order();
+        }
+        let keep = |r: &InstRec| {
+            let i = &r.inst;
+            i.owner == *cx.account
+                && i.region == *cx.region
+                && r.visible_at <= cx.now
+                && req.filters.iter().all(|f| match f.name.as_str() {
+                    "instance-id" => matches_any(&f.values, i.id.as_str()),
+                    "image-id" => matches_any(&f.values, i.image_id.as_str()),
+                    "instance-state-name" => matches_any(&f.values, i.state.as_str()),
+                    "instance-type" => matches_any(&f.values, &i.instance_type),
+                    _ => tag_filter(f, &i.tags),
+                })
+        };
+        if listing {
+            return Ok(page_in_order(
+                self.instances
+                    .ordered_after(paging.after.as_deref())
+                    .map(|b| &**b),
+                keep,
+                |r| r.inst.id.as_str(),
+                |r| r.inst.clone(),
+                paging.limit,
+            ));
+        }
         // Named instances are looked up, not searched for among all of them.
         let items: Vec<&InstRec> = self
             .instances
             .selected(&req.instance_ids)
             .map(|b| &**b)
-            .filter(|r| {
-                r.inst.owner == *cx.account && r.inst.region == *cx.region && r.visible_at <= cx.now
-            })
-            .filter(|r| {
-                req.filters.iter().all(|f| {
-                    let i = &r.inst;
-                    match f.name.as_str() {
-                        "instance-id" => matches_any(&f.values, i.id.as_str()),
-                        "image-id" => matches_any(&f.values, i.image_id.as_str()),
-                        "instance-state-name" => matches_any(&f.values, i.state.as_str()),
-                        "instance-type" => matches_any(&f.values, &i.instance_type),
-                        _ => tag_filter(f, &i.tags),
-                    }
-                })
-            })
+            .filter(|r| keep(r))
             .collect();
         page_of_records(
             items,

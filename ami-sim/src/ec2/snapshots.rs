@@ -5,7 +5,9 @@ use ami_core::model::SnapshotState;
 use ami_core::rules;
 use ami_core::{AccountId, CreateVolumePermission, OwnerAlias, Result, Snapshot, SnapshotId};
 
-use super::describe::{check_filters, matches_any, page_of_records, tag_filter};
+use super::describe::{
+    check_filters, matches_any, page_in_order, page_of_records, tag_filter, Paging, NO_TAGS,
+};
 use crate::sim::Ctx;
 use crate::state::{err, SnapRec, State};
 
@@ -84,6 +86,11 @@ impl State {
                 format!("The snapshot '{}' does not exist.", missing.join(", ")),
             ));
         }
+        let paging = Paging::of(req.max_results, req.next_token.clone())?;
+        let listing = req.snapshot_ids.is_empty();
+        if listing {
+            self.snapshots.prepare_order();
+        }
         let me = cx.account;
         let matches_owner = |s: &Snapshot, o: &Owner| match o {
             Owner::SelfAccount => s.owner == *me,
@@ -92,31 +99,22 @@ impl State {
                 .iter()
                 .any(|n| AccountId::from_number(*n) == s.owner),
         };
-        // Named snapshots are looked up, not searched for among all of them.
-        let items: Vec<&SnapRec> = self
-            .snapshots
-            .selected(&req.snapshot_ids)
-            .map(|b| &**b)
-            .filter(|s| {
-                s.snap.region == *cx.region
-                    && s.visible_at <= cx.now
-                    && self.can_read_snapshot(s, me)
-            })
-            .filter(|s| {
-                req.owners.is_empty() || req.owners.iter().any(|o| matches_owner(&s.snap, o))
-            })
-            .filter(|s| {
-                req.restorable_by.is_empty()
+        let keep = |s: &SnapRec| {
+            let sn = &s.snap;
+            // AWS: tags are the owner's: others neither see them nor filter on them.
+            let tags = if sn.owner == *me { &sn.tags } else { &NO_TAGS };
+            sn.region == *cx.region
+                && s.visible_at <= cx.now
+                && self.can_read_snapshot(s, me)
+                && (req.owners.is_empty() || req.owners.iter().any(|o| matches_owner(sn, o)))
+                && (req.restorable_by.is_empty()
                     || req.restorable_by.iter().any(|a| {
-                        s.snap.owner == *a
+                        sn.owner == *a
                             || s.perms.contains(&CreateVolumePermission::Public)
                             || s.perms
                                 .contains(&CreateVolumePermission::Account(a.clone()))
-                    })
-            })
-            .filter(|s| {
-                let sn = &s.snap;
-                req.filters.iter().all(|f| match f.name.as_str() {
+                    }))
+                && req.filters.iter().all(|f| match f.name.as_str() {
                     "snapshot-id" => matches_any(&f.values, sn.id.as_str()),
                     "status" => matches_any(&f.values, state_name(sn.state)),
                     "encrypted" => matches_any(
@@ -138,20 +136,38 @@ impl State {
                         .encryption
                         .as_ref()
                         .is_some_and(|e| matches_any(&f.values, e.key.as_str())),
-                    _ => tag_filter(f, &sn.tags),
+                    _ => tag_filter(f, tags),
                 })
-            })
+        };
+        let view = |s: &SnapRec| {
+            let mut sn = s.snap.clone();
+            if sn.owner != *me {
+                sn.tags.clear();
+            }
+            sn
+        };
+        if listing {
+            return Ok(page_in_order(
+                self.snapshots
+                    .ordered_after(paging.after.as_deref())
+                    .map(|b| &**b),
+                keep,
+                |s| s.snap.id.as_str(),
+                view,
+                paging.limit,
+            ));
+        }
+        // Named snapshots are looked up, not searched for among all of them.
+        let items: Vec<&SnapRec> = self
+            .snapshots
+            .selected(&req.snapshot_ids)
+            .map(|b| &**b)
+            .filter(|s| keep(s))
             .collect();
         page_of_records(
             items,
             |s| s.snap.id.clone(),
-            |s| {
-                let mut sn = s.snap.clone();
-                if sn.owner != *me {
-                    sn.tags.clear();
-                }
-                sn
-            },
+            view,
             req.max_results,
             req.next_token,
         )
