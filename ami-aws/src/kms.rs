@@ -3,7 +3,7 @@
 use ami_core::api::{CreateGrantRequest, CreateKeyRequest};
 use ami_core::model::{Grant, KeyPolicy, KeyState, KmsAction};
 use ami_core::{
-    AccountId, Error, KeyManager, Kms, KmsKey, KmsKeyRef, Region, Result, ServiceError,
+    AccountId, Error, KeyManager, Kms, KmsKey, KmsKeyRef, Region, Result, ServiceError, Timestamp,
 };
 use async_trait::async_trait;
 use aws_sdk_kms::types as sdk;
@@ -18,6 +18,11 @@ use crate::error::map_sdk_error;
 /// are kept verbatim). Grants are granted to account roots (`arn:<partition>:iam::<account>:root`);
 /// [`list_grants`](Kms::list_grants) follows every page and leaves out grants whose grantee is
 /// not an account principal (AWS service principals), which the model cannot express.
+///
+/// [`schedule_key_deletion`](Kms::schedule_key_deletion) returns AWS's `DeletionDate`; for a
+/// multi-Region primary key with replicas, whose waiting period starts only when the last
+/// replica is deleted and for which AWS gives no date, it returns the earliest possible date
+/// (now plus the waiting period).
 #[derive(Debug, Clone)]
 pub struct AwsKms {
     client: aws_sdk_kms::Client,
@@ -305,6 +310,47 @@ impl Kms for AwsKms {
             .revoke_grant()
             .key_id(key.as_str())
             .grant_id(grant_id)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn schedule_key_deletion(
+        &self,
+        key: KmsKeyRef,
+        pending_window_days: u32,
+    ) -> Result<Timestamp> {
+        // The SDK takes an i32; a value beyond it is sent as i32::MAX, which AWS refuses with
+        // ValidationException like any other value outside 7..=30.
+        let days = i32::try_from(pending_window_days).unwrap_or(i32::MAX);
+        let resp = self
+            .client
+            .schedule_key_deletion()
+            .key_id(key.as_str())
+            .pending_window_in_days(days)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        match (resp.deletion_date(), resp.key_state()) {
+            (Some(d), _) => Ok(timestamp(Some(d))),
+            // A multi-Region primary key with replicas: its waiting period starts only when
+            // the last replica is deleted, so AWS gives no date; the earliest one is returned.
+            (None, Some(sdk::KeyState::PendingReplicaDeletion)) => {
+                let window = resp.pending_window_in_days().unwrap_or(days);
+                let window = u64::try_from(window).unwrap_or(0);
+                Ok(Timestamp::now_wall().add(std::time::Duration::from_secs(window * 86_400)))
+            }
+            (None, _) => Err(crate::error::response_error(format!(
+                "ScheduleKeyDeletion of {key} returned no DeletionDate"
+            ))),
+        }
+    }
+
+    async fn cancel_key_deletion(&self, key: KmsKeyRef) -> Result<()> {
+        self.client
+            .cancel_key_deletion()
+            .key_id(key.as_str())
             .send()
             .await
             .map_err(map_sdk_error)?;

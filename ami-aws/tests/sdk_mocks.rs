@@ -31,12 +31,18 @@ use aws_sdk_ec2::operation::modify_snapshot_attribute::{
     ModifySnapshotAttributeError, ModifySnapshotAttributeOutput,
 };
 use aws_sdk_ec2::types as ec2t;
+use aws_sdk_kms::operation::cancel_key_deletion::{
+    CancelKeyDeletionError, CancelKeyDeletionOutput,
+};
 use aws_sdk_kms::operation::create_grant::CreateGrantOutput;
 use aws_sdk_kms::operation::create_key::CreateKeyOutput;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
 use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
 use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
 use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
+use aws_sdk_kms::operation::schedule_key_deletion::{
+    ScheduleKeyDeletionError, ScheduleKeyDeletionOutput,
+};
 use aws_sdk_kms::types as kmst;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
@@ -854,6 +860,143 @@ async fn grants_go_to_account_roots_and_list_follows_pages() {
     assert_eq!(grants[0].key_arn, key);
     assert_eq!(page1.num_calls(), 1);
     assert_eq!(page2.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn schedule_key_deletion_sends_the_window_and_returns_the_deletion_date() {
+    const CREATED: i64 = 1_767_225_600;
+    let rule = mock!(aws_sdk_kms::Client::schedule_key_deletion)
+        .match_requests(|r| {
+            r.key_id() == Some(own_key_arn().as_str()) && r.pending_window_in_days() == Some(7)
+        })
+        .then_output(|| {
+            ScheduleKeyDeletionOutput::builder()
+                .key_id(own_key_arn())
+                .deletion_date(aws_smithy_types::DateTime::from_secs(CREATED + 7 * 86_400))
+                .key_state(kmst::KeyState::PendingDeletion)
+                .pending_window_in_days(7)
+                .build()
+        });
+    let kms = AwsKms::new(mock_client!(aws_sdk_kms, [&rule]), me(), region());
+    let date = kms
+        .schedule_key_deletion(KmsKeyRef::parse(&own_key_arn()).unwrap(), 7)
+        .await
+        .unwrap();
+    assert_eq!(date, Timestamp::from_secs(CREATED + 7 * 86_400));
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn schedule_key_deletion_of_a_key_pending_deletion_keeps_the_kms_code() {
+    let message = format!("{} is pending deletion.", own_key_arn());
+    let rule = mock!(aws_sdk_kms::Client::schedule_key_deletion)
+        .match_requests(|r| {
+            r.key_id() == Some("alias/golden") && r.pending_window_in_days() == Some(30)
+        })
+        .then_error(move || {
+            ScheduleKeyDeletionError::KmsInvalidStateException(
+                kmst::error::KmsInvalidStateException::builder()
+                    .message(message.clone())
+                    .meta(ec2_error("KMSInvalidStateException", &message))
+                    .build(),
+            )
+        });
+    let kms = AwsKms::new(mock_client!(aws_sdk_kms, [&rule]), me(), region());
+    let err = kms
+        .schedule_key_deletion(KmsKeyRef::parse("alias/golden").unwrap(), 30)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    assert_eq!(err.code(), "KMSInvalidStateException");
+    assert_eq!(
+        err.message(),
+        format!("{} is pending deletion.", own_key_arn())
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(rule.num_calls(), 1, "a client error is not retried");
+}
+
+#[tokio::test]
+async fn schedule_key_deletion_without_a_deletion_date() {
+    // A multi-Region primary key with replicas: AWS gives no date, the earliest one is returned.
+    let replicas = mock!(aws_sdk_kms::Client::schedule_key_deletion)
+        .match_requests(|r| r.key_id() == Some(KEY_ID))
+        .then_output(|| {
+            ScheduleKeyDeletionOutput::builder()
+                .key_id(own_key_arn())
+                .key_state(kmst::KeyState::PendingReplicaDeletion)
+                .pending_window_in_days(10)
+                .build()
+        });
+    // Any other answer without a date is not one AWS gives.
+    let odd = mock!(aws_sdk_kms::Client::schedule_key_deletion)
+        .match_requests(|r| r.key_id() == Some("alias/odd"))
+        .then_output(|| {
+            ScheduleKeyDeletionOutput::builder()
+                .key_id(own_key_arn())
+                .build()
+        });
+    let kms = AwsKms::new(
+        mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&replicas, &odd]),
+        me(),
+        region(),
+    );
+    let ten_days = Duration::from_secs(10 * 86_400);
+    let before = Timestamp::now_wall();
+    let date = kms
+        .schedule_key_deletion(KmsKeyRef::parse(KEY_ID).unwrap(), 10)
+        .await
+        .unwrap();
+    let after = Timestamp::now_wall();
+    assert!(
+        before.add(ten_days) <= date && date <= after.add(ten_days),
+        "{date} not 10 days after {before}"
+    );
+    let err = kms
+        .schedule_key_deletion(KmsKeyRef::parse("alias/odd").unwrap(), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ami_aws::INVALID_RESPONSE);
+}
+
+#[tokio::test]
+async fn cancel_key_deletion_sends_the_key_and_maps_not_found() {
+    let ok = mock!(aws_sdk_kms::Client::cancel_key_deletion)
+        .match_requests(|r| r.key_id() == Some(own_key_arn().as_str()))
+        .then_output(|| {
+            CancelKeyDeletionOutput::builder()
+                .key_id(own_key_arn())
+                .build()
+        });
+    let missing = mock!(aws_sdk_kms::Client::cancel_key_deletion)
+        .match_requests(|r| r.key_id() == Some("alias/gone"))
+        .then_error(|| {
+            CancelKeyDeletionError::NotFoundException(
+                kmst::error::NotFoundException::builder()
+                    .message("Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.")
+                    .meta(ec2_error(
+                        "NotFoundException",
+                        "Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.",
+                    ))
+                    .build(),
+            )
+        });
+    let kms = AwsKms::new(
+        mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&ok, &missing]),
+        me(),
+        region(),
+    );
+    kms.cancel_key_deletion(KmsKeyRef::parse(&own_key_arn()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ok.num_calls(), 1);
+    let err = kms
+        .cancel_key_deletion(KmsKeyRef::parse("alias/gone").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert_eq!(err.code(), "NotFoundException");
+    assert_eq!(missing.num_calls(), 1);
 }
 
 #[tokio::test]

@@ -1,14 +1,16 @@
 //! The KMS client of one account in one Region: [`Kms`] over the shared state.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
-use ami_core::api::{CreateGrantRequest, CreateKeyRequest};
+use ami_core::api::{CreateGrantRequest, CreateKeyRequest, KEY_DELETION_WINDOW_DAYS};
 use ami_core::model::{Grant, KeyPolicy, KeyState, KmsAction};
-use ami_core::{AccountId, KeyManager, Kms, KmsKey, KmsKeyRef, Region, Result};
+use ami_core::{AccountId, KeyManager, Kms, KmsKey, KmsKeyRef, Region, Result, Timestamp};
 
 use crate::log::Op;
 use crate::sim::{Ctx, Sim};
-use crate::state::{err, KeyRec, State};
+use crate::state::{err, Event, KeyRec, State};
 
 /// The KMS client of one account in one Region.
 #[derive(Debug, Clone)]
@@ -214,7 +216,111 @@ impl State {
         }
         Ok(())
     }
+
+    /// The key a deletion call may act on: an existing key of the caller, customer managed.
+    fn deletable_key(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef, action: &str) -> Result<String> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != *cx.account {
+            // AWS: KMS ScheduleKeyDeletion / CancelKeyDeletion have no cross-account use; the
+            // default key policy admits only the owner.
+            return Err(denied(cx.account, action, &rec.key.arn));
+        }
+        if rec.key.manager == KeyManager::Aws {
+            // AWS: KMS ScheduleKeyDeletion: AWS managed keys (`aws/ebs`, ...) cannot be
+            // deleted; AWS manages their life, and their key policy grants no deletion.
+            return Err(err(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:root is not authorized to perform: {action} on \
+                     resource: {} because it is an AWS managed key ({}), which AWS manages and \
+                     nobody can delete; only customer managed keys can be scheduled for deletion",
+                    cx.account,
+                    rec.key.arn,
+                    rec.key.aliases.join(", ")
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
+    fn schedule_key_deletion(
+        &mut self,
+        cx: &Ctx<'_>,
+        key: &KmsKeyRef,
+        days: u32,
+    ) -> Result<Timestamp> {
+        // AWS: KMS API model ScheduleKeyDeletionRequest.PendingWindowInDays: 7 to 30, checked
+        // before the key is looked up.
+        let (min, max) = (
+            *KEY_DELETION_WINDOW_DAYS.start(),
+            *KEY_DELETION_WINDOW_DAYS.end(),
+        );
+        if !KEY_DELETION_WINDOW_DAYS.contains(&days) {
+            let bound = if days < min {
+                format!("greater than or equal to {min}")
+            } else {
+                format!("less than or equal to {max}")
+            };
+            return Err(err(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed \
+                     to satisfy constraint: Member must have value {bound}; choose a waiting \
+                     period of {min} to {max} days"
+                ),
+            ));
+        }
+        let id = self.deletable_key(cx, key, "kms:ScheduleKeyDeletion")?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.state == KeyState::PendingDeletion {
+            // AWS: KMS key states: a key pending deletion cannot be scheduled again; cancel
+            // first to choose another date.
+            return Err(err(
+                "KMSInvalidStateException",
+                format!(
+                    "{} is pending deletion; cancel the deletion (CancelKeyDeletion) before \
+                     scheduling another",
+                    rec.key.arn
+                ),
+            ));
+        }
+        let at = cx
+            .now
+            .add(Duration::from_secs(u64::from(days) * SECONDS_PER_DAY));
+        if let Some(r) = self.keys.get_mut(&id) {
+            // AWS: KMS key states: PendingDeletion at once, unusable for every cryptographic
+            // operation until cancelled or deleted.
+            r.key.state = KeyState::PendingDeletion;
+        }
+        self.schedule(at, Event::KeyDeletion(id));
+        Ok(at)
+    }
+
+    fn cancel_key_deletion(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef) -> Result<()> {
+        let id = self.deletable_key(cx, key, "kms:CancelKeyDeletion")?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.state != KeyState::PendingDeletion {
+            return Err(err(
+                "KMSInvalidStateException",
+                format!(
+                    "{} is not pending deletion (its state is {:?}); there is no deletion to \
+                     cancel",
+                    rec.key.arn, rec.key.state
+                ),
+            ));
+        }
+        self.unschedule_key_deletion(&id);
+        if let Some(r) = self.keys.get_mut(&id) {
+            // AWS: KMS CancelKeyDeletion: the key comes back Disabled, not Enabled.
+            r.key.state = KeyState::Disabled;
+        }
+        Ok(())
+    }
 }
+
+/// Seconds in a day of a deletion waiting period.
+const SECONDS_PER_DAY: u64 = 24 * 3600;
 
 impl SimKms {
     fn call<T>(
@@ -299,6 +405,27 @@ impl Kms for SimKms {
             Op::RevokeGrant,
             |st, cx| st.revoke_grant(cx, &key, &grant_id),
             |_| String::new(),
+        )
+    }
+
+    async fn schedule_key_deletion(
+        &self,
+        key: KmsKeyRef,
+        pending_window_days: u32,
+    ) -> Result<Timestamp> {
+        self.call(
+            Op::ScheduleKeyDeletion,
+            |st, cx| st.schedule_key_deletion(cx, &key, pending_window_days),
+            |at| format!("{key} deleted at {at}"),
+        )
+    }
+
+    async fn cancel_key_deletion(&self, key: KmsKeyRef) -> Result<()> {
+        let summary = key.to_string();
+        self.call(
+            Op::CancelKeyDeletion,
+            |st, cx| st.cancel_key_deletion(cx, &key),
+            |_| summary,
         )
     }
 }

@@ -84,11 +84,15 @@ pub enum Op {
     ListGrants,
     /// KMS `RevokeGrant`
     RevokeGrant,
+    /// KMS `ScheduleKeyDeletion`
+    ScheduleKeyDeletion,
+    /// KMS `CancelKeyDeletion`
+    CancelKeyDeletion,
 }
 
 impl Op {
     /// Every operation, in declaration order.
-    pub const ALL: [Op; 38] = [
+    pub const ALL: [Op; 40] = [
         Op::RunInstances,
         Op::DescribeInstances,
         Op::StopInstances,
@@ -127,6 +131,8 @@ impl Op {
         Op::CreateGrant,
         Op::ListGrants,
         Op::RevokeGrant,
+        Op::ScheduleKeyDeletion,
+        Op::CancelKeyDeletion,
     ];
 
     /// Whether this is a KMS operation (otherwise EC2).
@@ -141,6 +147,8 @@ impl Op {
                 | Op::CreateGrant
                 | Op::ListGrants
                 | Op::RevokeGrant
+                | Op::ScheduleKeyDeletion
+                | Op::CancelKeyDeletion
         )
     }
 }

@@ -113,6 +113,11 @@ pub(crate) enum Event {
     },
     /// A block-public-access change takes effect.
     Bpa(AccountId, Region),
+    /// The waiting period of a key pending deletion ends: the key (by id) and its aliases are
+    /// deleted. CancelKeyDeletion takes the event off the queue (see
+    /// [`State::unschedule_key_deletion`]), so a later ScheduleKeyDeletion of the same key
+    /// never meets an earlier, cancelled date.
+    KeyDeletion(String),
 }
 
 /// An event and when it happens. Ordered for a max-heap so that the earliest comes out first,
@@ -325,6 +330,7 @@ impl State {
                     crate::index::bump(&mut self.index.live_instances, key, false);
                 }
             }
+            Event::KeyDeletion(key_id) => self.delete_key(&key_id),
             Event::Bpa(account, region) => {
                 let key = self.scope(&account, &region);
                 if let Some(rec) = self.bpa.get_mut(&key) {
@@ -337,6 +343,31 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Takes the pending deletion of key `key_id` off the event queue; returns whether there
+    /// was one.
+    pub fn unschedule_key_deletion(&mut self, key_id: &str) -> bool {
+        let before = self.events.len();
+        self.events
+            .retain(|e| !matches!(&e.event, Event::KeyDeletion(k) if k == key_id));
+        self.events.len() != before
+    }
+
+    /// Deletes a key whose waiting period ended, with its grants and every alias naming it.
+    /// A key no longer pending deletion (cancelled meanwhile) is kept.
+    fn delete_key(&mut self, key_id: &str) {
+        let pending = self
+            .keys
+            .get(key_id)
+            .is_some_and(|r| r.key.state == ami_core::model::KeyState::PendingDeletion);
+        if !pending {
+            return;
+        }
+        // AWS: KMS ScheduleKeyDeletion: when the waiting period ends the key and its key
+        // material are deleted for good, and the aliases that named it go with it.
+        self.keys.remove(key_id);
+        self.aliases.retain(|_, target| target != key_id);
     }
 
     fn complete_image(&mut self, id: &ImageId, _at: Timestamp) {

@@ -75,6 +75,8 @@ macro_rules! forward_kms {
             fwd!(create_grant(req: CreateGrantRequest) -> Result<String>);
             fwd!(list_grants(key: KmsKeyRef) -> Result<Vec<Grant>>);
             fwd!(revoke_grant(key: KmsKeyRef, grant_id: String) -> Result<()>);
+            fwd!(schedule_key_deletion(key: KmsKeyRef, pending_window_days: u32) -> Result<Timestamp>);
+            fwd!(cancel_key_deletion(key: KmsKeyRef) -> Result<()>);
         }
     )*};
 }

@@ -142,6 +142,10 @@ pub trait Ec2: Send + Sync + Debug {
     ) -> Result<()>;
 }
 
+/// The waiting periods, in days, that [`Kms::schedule_key_deletion`] accepts (AWS:
+/// `PendingWindowInDays`, 7 to 30; AWS's default is 30).
+pub const KEY_DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
+
 /// KMS calls, for one account in one Region.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
@@ -167,6 +171,27 @@ pub trait Kms: Send + Sync + Debug {
     async fn list_grants(&self, key: KmsKeyRef) -> Result<Vec<Grant>>;
     /// RevokeGrant.
     async fn revoke_grant(&self, key: KmsKeyRef, grant_id: String) -> Result<()>;
+    /// ScheduleKeyDeletion of a customer managed key of the caller, after a waiting period of
+    /// `pending_window_days` (see [`KEY_DELETION_WINDOW_DAYS`]); returns the deletion date.
+    ///
+    /// The key turns [`KeyState::PendingDeletion`](crate::model::KeyState::PendingDeletion)
+    /// at once and serves no cryptographic use from then on (images encrypted with it can be
+    /// neither launched nor copied); it is deleted, with its aliases, when the window ends,
+    /// unless [`cancel_key_deletion`](Kms::cancel_key_deletion) is called first. A window
+    /// outside 7..=30 fails with `ValidationException`, an unknown key with
+    /// `NotFoundException`, a key already pending deletion with `KMSInvalidStateException`,
+    /// an AWS managed key or another account's key with `AccessDeniedException`.
+    async fn schedule_key_deletion(
+        &self,
+        key: KmsKeyRef,
+        pending_window_days: u32,
+    ) -> Result<Timestamp>;
+    /// CancelKeyDeletion of a key pending deletion: the key is kept and turns
+    /// [`KeyState::Disabled`](crate::model::KeyState::Disabled) (as on AWS, not `Enabled`: the
+    /// owner enables it again with EnableKey). A key not pending deletion fails with
+    /// `KMSInvalidStateException`, an unknown key with `NotFoundException`, an AWS managed key
+    /// or another account's key with `AccessDeniedException`.
+    async fn cancel_key_deletion(&self, key: KmsKeyRef) -> Result<()>;
 }
 
 /// Gives a client for any `(account, Region)` scope, and the clock workflows read.
