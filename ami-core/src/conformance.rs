@@ -3,7 +3,10 @@
 //!
 //! Each check is a plain `async fn check_x(ctx: &Ctx) -> Outcome`. It makes its own uniquely
 //! named fixtures (instances, images, snapshots, keys), asserts behaviour and exact AWS error
-//! codes, and cleans up what it made (best effort) whatever the result.
+//! codes, and cleans up what it made (best effort) whatever the result: images, snapshots and
+//! instances are deleted, and every customer managed key it made is scheduled for deletion
+//! with the shortest waiting period (7 days), so a run against AWS leaves nothing billed
+//! beyond that.
 //!
 //! A backend that does not model some behaviour says so in its [`Capabilities`]; a check that
 //! needs it then answers [`Outcome::Skipped`] with the reason, and is never counted as passed.
@@ -17,7 +20,7 @@
 //! | [`copy`] | copy within and across Regions, encrypted copy with a customer key, idempotency, tags |
 //! | [`describe`] | filters, owners, pagination |
 //! | [`errors`] | malformed and unknown ids |
-//! | [`kms`] | key create, describe, alias, policy, grants |
+//! | [`kms`] | key create, describe, alias, policy, grants, scheduled deletion and its cancellation |
 //! | [`lifecycle`] | deprecation, deregistration protection, disable and enable |
 //! | [`cross_account`] | sharing with, and copying into, a second account |
 //!
@@ -195,6 +198,8 @@ registry! {
     kms::check_kms_key_policy => "GetKeyPolicy returns the default policy and PutKeyPolicy replaces it",
     kms::check_kms_grants => "CreateGrant, ListGrants and RevokeGrant",
     kms::check_kms_aws_managed_key => "alias/aws/ebs names an AWS managed key",
+    kms::check_key_deletion => "ScheduleKeyDeletion turns a key PendingDeletion with a deletion date 7 days away, CancelKeyDeletion turns it Disabled",
+    kms::check_key_deletion_errors => "ScheduleKeyDeletion outside 7 to 30 days fails with ValidationException, and deletion calls on a key in the wrong state with KMSInvalidStateException",
     lifecycle::check_deprecation => "EnableImageDeprecation rounds to the minute and DisableImageDeprecation clears it",
     lifecycle::check_deregistration_protection => "a protected image cannot be deregistered until protection is disabled",
     lifecycle::check_disable_enable_image => "DisableImage hides the image and drops its grants; EnableImage does not bring them back",

@@ -60,8 +60,9 @@ async fn conformance_suite_passes_on_the_simulator() {
     assert_eq!(report.passed().len(), conformance::all().len());
 }
 
-/// Every check cleans up what it made: after the suite the owner has no image left, and no
-/// snapshot of its own beyond those it started with.
+/// Every check cleans up what it made: after the suite the owner has no image left, no
+/// snapshot of its own beyond those it started with, and every key the suite created is
+/// pending deletion, gone once the shortest waiting period (7 days) has passed.
 #[tokio::test(start_paused = true)]
 async fn the_suite_cleans_up_after_itself() {
     use ami_core::api::{DescribeImagesRequest, DescribeSnapshotsRequest, Owner};
@@ -103,6 +104,36 @@ async fn the_suite_cleans_up_after_itself() {
             "{}/{}: snapshots left {left:?}",
             scope.account(),
             scope.region()
+        );
+    }
+    let created: Vec<(AccountId, Region, String)> = sim
+        .call_log()
+        .into_iter()
+        .filter(|c| c.op == ami_sim::Op::CreateKey)
+        .filter_map(|c| Some((c.account, c.region, c.outcome.ok()?)))
+        .collect();
+    assert!(created.len() >= 5, "keys created: {created:?}");
+    for (account, region, id) in &created {
+        let kms = sim.kms(account, region);
+        let key = kms.describe_key(id.parse().unwrap()).await.unwrap();
+        assert_eq!(
+            key.state,
+            ami_core::model::KeyState::PendingDeletion,
+            "{account}/{region} key {id} ({})",
+            key.description
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(7 * 24 * 3600)).await;
+    for (account, region, id) in &created {
+        let err = sim
+            .kms(account, region)
+            .describe_key(id.parse().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            "NotFoundException",
+            "{account}/{region} key {id}"
         );
     }
 }

@@ -56,6 +56,12 @@ pub enum Feature {
     AwsManagedKeys,
     /// KMS grants (CreateGrant, ListGrants, RevokeGrant).
     KmsGrants,
+    /// ScheduleKeyDeletion (the key turns `PendingDeletion`) and CancelKeyDeletion (it turns
+    /// `Disabled`).
+    KeyDeletion,
+    /// ScheduleKeyDeletion and CancelKeyDeletion refuse a waiting period outside 7 to 30 days
+    /// (`ValidationException`) and a key in the wrong state (`KMSInvalidStateException`).
+    KeyDeletionChecks,
 }
 
 /// What a backend does not model, each with the reason.

@@ -170,12 +170,10 @@ async fn copy_unknown_source(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 async fn encrypted_copy_customer_key(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     ctx.require(Feature::Encryption)?;
     let ec2 = &ctx.primary.ec2;
-    let key = ctx
-        .primary
-        .kms
-        .create_key(CreateKeyRequest::new(fx.name("key")))
-        .await
-        .during("CreateKey")?;
+    let name = fx.name("key");
+    let key = fx
+        .create_key(&ctx.primary.kms, CreateKeyRequest::new(name))
+        .await?;
     let source = fx.image("src").await?;
     ensure!(
         !source.is_encrypted(),
@@ -214,12 +212,10 @@ async fn encrypted_copy_customer_key(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 async fn copy_encryption_errors(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     ctx.require(Feature::Encryption)?;
     let ec2 = &ctx.primary.ec2;
-    let key = ctx
-        .primary
-        .kms
-        .create_key(CreateKeyRequest::new(fx.name("key")))
-        .await
-        .during("CreateKey")?;
+    let name = fx.name("key");
+    let key = fx
+        .create_key(&ctx.primary.kms, CreateKeyRequest::new(name))
+        .await?;
     let source = fx.image("src").await?;
     let name = fx.name("nodep");
     let mut req = CopyImageRequest::new(ec2.region().clone(), source.id.clone(), name);

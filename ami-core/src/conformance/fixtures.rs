@@ -10,10 +10,13 @@ use futures::FutureExt;
 use super::capabilities::Feature;
 use super::context::Ctx;
 use super::Outcome;
-use crate::api::{CreateImageRequest, DeregisterImageRequest, Ec2, Ec2Ext, RunInstancesRequest};
+use crate::api::{
+    CreateImageRequest, CreateKeyRequest, DeregisterImageRequest, Ec2, Ec2Ext, Kms,
+    RunInstancesRequest, KEY_DELETION_WINDOW_DAYS,
+};
 use crate::error::Error;
-use crate::id::{ImageId, InstanceId, SnapshotId};
-use crate::model::{BlockPublicAccessState, Image, ImageState, Instance, InstanceState};
+use crate::id::{ImageId, InstanceId, KmsKeyRef, SnapshotId};
+use crate::model::{BlockPublicAccessState, Image, ImageState, Instance, InstanceState, KmsKey};
 
 /// Why a check stopped before the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +146,7 @@ pub(crate) struct Fixtures<'a> {
     instances: Vec<(Arc<dyn Ec2>, InstanceId)>,
     images: Vec<(Arc<dyn Ec2>, ImageId)>,
     snapshots: Vec<(Arc<dyn Ec2>, SnapshotId)>,
+    keys: Vec<(Arc<dyn Kms>, KmsKeyRef)>,
     undo: Vec<Undo>,
 }
 
@@ -157,6 +161,7 @@ impl<'a> Fixtures<'a> {
             instances: Vec::new(),
             images: Vec::new(),
             snapshots: Vec::new(),
+            keys: Vec::new(),
             undo: Vec::new(),
         }
     }
@@ -181,6 +186,24 @@ impl<'a> Fixtures<'a> {
     /// Deletes `id` when the check ends.
     pub(crate) fn track_snapshot(&mut self, ec2: &Arc<dyn Ec2>, id: &SnapshotId) {
         self.snapshots.push((ec2.clone(), id.clone()));
+    }
+
+    /// Schedules the deletion of customer managed key `key` when the check ends, with the
+    /// shortest waiting period AWS allows (7 days), so that a run against AWS leaves no key
+    /// billed beyond that.
+    pub(crate) fn track_key(&mut self, kms: &Arc<dyn Kms>, key: &KmsKeyRef) {
+        self.keys.push((kms.clone(), key.clone()));
+    }
+
+    /// CreateKey through `kms`, tracked for deletion when the check ends.
+    pub(crate) async fn create_key(
+        &mut self,
+        kms: &Arc<dyn Kms>,
+        req: CreateKeyRequest,
+    ) -> std::result::Result<KmsKey, Stop> {
+        let key = kms.create_key(req).await.during("CreateKey")?;
+        self.track_key(kms, &key.arn);
+        Ok(key)
     }
 
     /// Puts block public access of `ec2`'s scope back to `state` when the check ends.
@@ -350,6 +373,12 @@ impl<'a> Fixtures<'a> {
         let ids: Vec<(Arc<dyn Ec2>, InstanceId)> = self.instances;
         for (ec2, id) in ids {
             let _ = ec2.terminate_instances(vec![id]).await;
+        }
+        // Keys last: the images encrypted with them are gone by now. A key already pending
+        // deletion answers KMSInvalidStateException, which is as good.
+        let window = *KEY_DELETION_WINDOW_DAYS.start();
+        for (kms, key) in self.keys {
+            let _ = kms.schedule_key_deletion(key, window).await;
         }
     }
 }

@@ -2,10 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use super::fixtures::{checks, ensure, expect_code, fail, During, Fixtures, Step};
+use super::fixtures::{checks, ensure, expect_code, fail, During, Fixtures, Step, Stop};
 use super::snapshots::other_account;
 use super::{Ctx, Feature};
-use crate::api::{CreateGrantRequest, CreateKeyRequest};
+use std::time::Duration;
+
+use crate::api::{CreateGrantRequest, CreateKeyRequest, Kms, KEY_DELETION_WINDOW_DAYS};
 use crate::id::{AccountId, KmsKeyRef};
 use crate::model::{KeyManager, KeyPolicyStatement, KeyPrincipal, KeyState, KmsAction};
 
@@ -20,6 +22,15 @@ checks! {
     check_kms_grants => kms_grants;
     /// `alias/aws/ebs` names an AWS managed key.
     check_kms_aws_managed_key => kms_aws_managed_key;
+    /// ScheduleKeyDeletion with the shortest waiting period (7 days) returns a deletion date
+    /// 7 days away and turns the key `PendingDeletion`; CancelKeyDeletion turns it `Disabled`
+    /// (not `Enabled`).
+    check_key_deletion => key_deletion;
+    /// ScheduleKeyDeletion with a waiting period of 5 or 31 days fails with
+    /// `ValidationException` and leaves the key enabled; scheduling a key already pending
+    /// deletion, and cancelling a key not pending deletion, fail with
+    /// `KMSInvalidStateException`.
+    check_key_deletion_errors => key_deletion_errors;
 }
 
 fn parse_ref(s: &str) -> Result<KmsKeyRef, super::fixtures::Stop> {
@@ -30,10 +41,9 @@ fn parse_ref(s: &str) -> Result<KmsKeyRef, super::fixtures::Stop> {
 async fn kms_key_create_describe(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     let kms = &ctx.primary.kms;
     let description = fx.name("key");
-    let key = kms
-        .create_key(CreateKeyRequest::new(description.clone()))
-        .await
-        .during("CreateKey")?;
+    let key = fx
+        .create_key(kms, CreateKeyRequest::new(description.clone()))
+        .await?;
     ensure!(
         key.manager == KeyManager::Customer,
         "manager {:?}",
@@ -95,10 +105,8 @@ async fn kms_key_create_describe(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 
 async fn kms_key_policy(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     let kms = &ctx.primary.kms;
-    let key = kms
-        .create_key(CreateKeyRequest::new(fx.name("key")))
-        .await
-        .during("CreateKey")?;
+    let name = fx.name("key");
+    let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
     let owner = kms.account().clone();
     let policy = kms
         .get_key_policy(key.arn.clone())
@@ -155,10 +163,8 @@ async fn kms_key_policy(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 async fn kms_grants(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     ctx.require(Feature::KmsGrants)?;
     let kms = &ctx.primary.kms;
-    let key = kms
-        .create_key(CreateKeyRequest::new(fx.name("key")))
-        .await
-        .during("CreateKey")?;
+    let name = fx.name("key");
+    let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
     let grantee = other_account(ctx);
     let operations: BTreeSet<KmsAction> = [KmsAction::Decrypt, KmsAction::DescribeKey].into();
     let id = kms
@@ -210,5 +216,94 @@ async fn kms_aws_managed_key(ctx: &Ctx, _fx: &mut Fixtures<'_>) -> Step {
         key.manager
     );
     ensure!(&key.region == kms.region(), "region {}", key.region);
+    Ok(())
+}
+
+/// The state DescribeKey gives `key`.
+async fn key_state(kms: &dyn Kms, key: &KmsKeyRef, when: &str) -> Result<KeyState, Stop> {
+    Ok(kms
+        .describe_key(key.clone())
+        .await
+        .during(format_args!("DescribeKey {when}"))?
+        .state)
+}
+
+async fn key_deletion(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    ctx.require(Feature::KeyDeletion)?;
+    let kms = &ctx.primary.kms;
+    let name = fx.name("key");
+    let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
+    let days = *KEY_DELETION_WINDOW_DAYS.start();
+    let window = Duration::from_secs(u64::from(days) * 24 * 3600);
+    let before = ctx.clock.now();
+    let date = kms
+        .schedule_key_deletion(key.arn.clone(), days)
+        .await
+        .during(format_args!("ScheduleKeyDeletion after {days} days"))?;
+    let after = ctx.clock.now();
+    // A few minutes of slack for the clocks of a remote service, and up to a day should the
+    // service round the date up.
+    let earliest = before.add(window).sub(Duration::from_secs(300));
+    let latest = after.add(window).add(Duration::from_secs(24 * 3600));
+    ensure!(
+        earliest <= date && date <= latest,
+        "ScheduleKeyDeletion after {days} days, called at {before}, gave deletion date {date}"
+    );
+    let state = key_state(kms.as_ref(), &key.arn, "after ScheduleKeyDeletion").await?;
+    ensure!(
+        state == KeyState::PendingDeletion,
+        "after ScheduleKeyDeletion the key is {state:?}, not PendingDeletion"
+    );
+    kms.cancel_key_deletion(key.arn.clone())
+        .await
+        .during("CancelKeyDeletion")?;
+    let state = key_state(kms.as_ref(), &key.arn, "after CancelKeyDeletion").await?;
+    ensure!(
+        state == KeyState::Disabled,
+        "after CancelKeyDeletion the key is {state:?}, not Disabled as on AWS"
+    );
+    Ok(())
+}
+
+async fn key_deletion_errors(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    ctx.require(Feature::KeyDeletion)?;
+    ctx.require(Feature::KeyDeletionChecks)?;
+    let kms = &ctx.primary.kms;
+    let name = fx.name("key");
+    let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
+    let (min, max) = (
+        *KEY_DELETION_WINDOW_DAYS.start(),
+        *KEY_DELETION_WINDOW_DAYS.end(),
+    );
+    for days in [min - 2, max + 1] {
+        expect_code(
+            kms.schedule_key_deletion(key.arn.clone(), days).await,
+            "ValidationException",
+            format_args!("ScheduleKeyDeletion after {days} days"),
+        )?;
+    }
+    let state = key_state(kms.as_ref(), &key.arn, "after refused windows").await?;
+    ensure!(
+        state == KeyState::Enabled,
+        "a refused ScheduleKeyDeletion left the key {state:?}"
+    );
+    expect_code(
+        kms.cancel_key_deletion(key.arn.clone()).await,
+        "KMSInvalidStateException",
+        "CancelKeyDeletion of an enabled key",
+    )?;
+    kms.schedule_key_deletion(key.arn.clone(), min)
+        .await
+        .during("ScheduleKeyDeletion")?;
+    expect_code(
+        kms.schedule_key_deletion(key.arn.clone(), max).await,
+        "KMSInvalidStateException",
+        "ScheduleKeyDeletion of a key pending deletion",
+    )?;
+    let state = key_state(kms.as_ref(), &key.arn, "after a refused second schedule").await?;
+    ensure!(
+        state == KeyState::PendingDeletion,
+        "a refused second ScheduleKeyDeletion left the key {state:?}"
+    );
     Ok(())
 }
