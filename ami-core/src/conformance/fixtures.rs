@@ -202,7 +202,9 @@ impl<'a> Fixtures<'a> {
         req: CreateKeyRequest,
     ) -> std::result::Result<KmsKey, Stop> {
         let key = kms.create_key(req).await.during("CreateKey")?;
-        self.track_key(kms, &key.arn);
+        // By key id: the caller's own key in its Region, which every backend resolves.
+        let by_id = KmsKeyRef::parse(&key.key_id).unwrap_or_else(|_| key.arn.clone());
+        self.track_key(kms, &by_id);
         Ok(key)
     }
 

@@ -233,11 +233,13 @@ async fn key_deletion(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     let kms = &ctx.primary.kms;
     let name = fx.name("key");
     let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
+    // Named by key id here (the errors check names it by ARN).
+    let id = parse_ref(&key.key_id)?;
     let days = *KEY_DELETION_WINDOW_DAYS.start();
     let window = Duration::from_secs(u64::from(days) * 24 * 3600);
     let before = ctx.clock.now();
     let date = kms
-        .schedule_key_deletion(key.arn.clone(), days)
+        .schedule_key_deletion(id.clone(), days)
         .await
         .during(format_args!("ScheduleKeyDeletion after {days} days"))?;
     let after = ctx.clock.now();
@@ -254,7 +256,7 @@ async fn key_deletion(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
         state == KeyState::PendingDeletion,
         "after ScheduleKeyDeletion the key is {state:?}, not PendingDeletion"
     );
-    kms.cancel_key_deletion(key.arn.clone())
+    kms.cancel_key_deletion(id)
         .await
         .during("CancelKeyDeletion")?;
     let state = key_state(kms.as_ref(), &key.arn, "after CancelKeyDeletion").await?;
