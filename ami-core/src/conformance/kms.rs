@@ -1,12 +1,11 @@
-//! KMS: keys, aliases, key policies, grants, the AWS managed EBS key.
+//! KMS: keys, aliases, key policies, grants, the AWS managed EBS key, scheduled deletion.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::fixtures::{checks, ensure, expect_code, fail, During, Fixtures, Step, Stop};
 use super::snapshots::other_account;
 use super::{Ctx, Feature};
-use std::time::Duration;
-
 use crate::api::{CreateGrantRequest, CreateKeyRequest, Kms, KEY_DELETION_WINDOW_DAYS};
 use crate::id::{AccountId, KmsKeyRef};
 use crate::model::{KeyManager, KeyPolicyStatement, KeyPrincipal, KeyState, KmsAction};
@@ -33,9 +32,8 @@ checks! {
     check_key_deletion_errors => key_deletion_errors;
 }
 
-fn parse_ref(s: &str) -> Result<KmsKeyRef, super::fixtures::Stop> {
-    KmsKeyRef::parse(s)
-        .map_err(|e| super::fixtures::Stop::Fail(format!("{s:?} is no key reference: {e}")))
+fn parse_ref(s: &str) -> Result<KmsKeyRef, Stop> {
+    KmsKeyRef::parse(s).map_err(|e| Stop::Fail(format!("{s:?} is no key reference: {e}")))
 }
 
 async fn kms_key_create_describe(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
