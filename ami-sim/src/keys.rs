@@ -11,7 +11,7 @@ use ami_core::{
 use crate::state::{err, KeyRec, KmsCheck, State};
 
 impl State {
-    fn key_not_found(reference: &str) -> Error {
+    pub(crate) fn key_not_found(reference: &str) -> Error {
         err(
             "NotFoundException",
             format!("Key '{reference}' does not exist"),
@@ -149,7 +149,10 @@ impl State {
         let e = match &check.key {
             Err(reference) => Self::key_not_found(reference),
             Ok(id) => {
-                let view = self.key_view(id)?;
+                // A key deleted since (its deletion window ended) is gone for good.
+                let Some(view) = self.key_view(id) else {
+                    return Some(rules::copy_failure_reason(&Self::key_not_found(id)));
+                };
                 rules::check_key_access(
                     view,
                     &check.account,

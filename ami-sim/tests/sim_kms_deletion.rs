@@ -293,6 +293,53 @@ async fn an_image_encrypted_with_a_key_pending_deletion_can_be_neither_copied_no
     assert_eq!(wait_image(&*ec2, &fresh).await.state, ImageState::Failed);
 }
 
+/// Once the window has ended the key is gone for good: an image encrypted with it can still
+/// be named, but neither launched nor copied (the key is `NotFoundException` now).
+#[tokio::test(start_paused = true)]
+async fn an_image_encrypted_with_a_deleted_key_can_be_neither_copied_nor_launched() {
+    let w = world(12);
+    let ec2 = w.sim.ec2(&w.a, &w.r1);
+    let kms = w.sim.kms(&w.a, &w.r1);
+    let key = key_with_alias(&*kms, "golden").await;
+    let plain = baked(&w, &*ec2, "golden-plain").await;
+    let enc = ec2
+        .copy_image(
+            CopyImageRequest::new(w.r1.clone(), plain, "golden-cmk").encrypt_with(key.arn.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wait_image(&*ec2, &enc).await.state, ImageState::Available);
+    kms.schedule_key_deletion(key.arn.clone(), 7).await.unwrap();
+    pass(8 * DAY).await;
+    assert_eq!(
+        code(kms.describe_key(key.arn.clone()).await),
+        "NotFoundException"
+    );
+
+    let inst = ec2
+        .run_instances(RunInstancesRequest::new(enc.clone()))
+        .await
+        .unwrap()
+        .remove(0);
+    wait_instance(&*ec2, &inst.id, InstanceState::Terminated).await;
+    let reason = ec2
+        .describe_instance(&inst.id)
+        .await
+        .unwrap()
+        .state_reason
+        .unwrap();
+    assert_eq!(reason.code, "Client.InternalError");
+
+    let copy = ec2
+        .copy_image(CopyImageRequest::new(w.r1.clone(), enc, "golden-copy"))
+        .await
+        .unwrap();
+    let copy = wait_image(&*ec2, &copy).await;
+    assert_eq!(copy.state, ImageState::Failed);
+    let reason = copy.state_reason.unwrap();
+    assert!(reason.message.contains("NotFoundException"), "{reason:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_deletion_leaves_the_key_disabled_beyond_the_window() {
     let w = world(9);

@@ -197,16 +197,24 @@ impl State {
         rules::check_launch(&launch)?;
         // AWS: §3 "Encryption rules": KMS access is checked when the image is used; an
         // instance whose keys cannot be used terminates right after launch.
-        let views: Vec<_> = image
-            .image
-            .kms_keys()
-            .iter()
-            .filter_map(|e| self.key_id_of(e))
-            .filter_map(|id| self.key_view(&id))
-            .collect();
-        let key_failure = rules::check_launch_keys(&launch, &views)
-            .err()
-            .map(|e| rules::launch_failure_reason(&e));
+        // A key that no longer exists (deleted once its deletion window ended) fails the
+        // launch the same way, with NotFoundException.
+        let mut views = Vec::new();
+        let mut deleted: Option<String> = None;
+        for e in image.image.kms_keys() {
+            match self.key_id_of(e).and_then(|id| self.key_view(&id)) {
+                Some(v) => views.push(v),
+                None => {
+                    deleted.get_or_insert_with(|| e.key.to_string());
+                }
+            }
+        }
+        let key_failure = match deleted {
+            Some(key) => Some(rules::launch_failure_reason(&Self::key_not_found(&key))),
+            None => rules::check_launch_keys(&launch, &views)
+                .err()
+                .map(|e| rules::launch_failure_reason(&e)),
+        };
         if let Some(g) = self.guards.get(cx.account) {
             if let Err(reason) = g.check(&image.image, cx.now) {
                 return Err(err(
