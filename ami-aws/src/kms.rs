@@ -356,6 +356,26 @@ impl Kms for AwsKms {
             .map_err(map_sdk_error)?;
         Ok(())
     }
+
+    async fn enable_key(&self, key: KmsKeyRef) -> Result<()> {
+        self.client
+            .enable_key()
+            .key_id(key.as_str())
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+
+    async fn disable_key(&self, key: KmsKeyRef) -> Result<()> {
+        self.client
+            .disable_key()
+            .key_id(key.as_str())
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

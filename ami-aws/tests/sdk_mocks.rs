@@ -37,6 +37,8 @@ use aws_sdk_kms::operation::cancel_key_deletion::{
 use aws_sdk_kms::operation::create_grant::CreateGrantOutput;
 use aws_sdk_kms::operation::create_key::CreateKeyOutput;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+use aws_sdk_kms::operation::disable_key::{DisableKeyError, DisableKeyOutput};
+use aws_sdk_kms::operation::enable_key::{EnableKeyError, EnableKeyOutput};
 use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
 use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
 use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
@@ -996,6 +998,85 @@ async fn cancel_key_deletion_sends_the_key_and_maps_not_found() {
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     assert_eq!(err.code(), "NotFoundException");
+    assert_eq!(missing.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn enable_key_sends_the_key_and_maps_a_key_pending_deletion() {
+    let ok = mock!(aws_sdk_kms::Client::enable_key)
+        .match_requests(|r| r.key_id() == Some(own_key_arn().as_str()))
+        .then_output(|| EnableKeyOutput::builder().build());
+    let message = format!("{} is pending deletion.", own_key_arn());
+    let pending = mock!(aws_sdk_kms::Client::enable_key)
+        .match_requests(|r| r.key_id() == Some(KEY_ID))
+        .then_error(move || {
+            EnableKeyError::KmsInvalidStateException(
+                kmst::error::KmsInvalidStateException::builder()
+                    .message(message.clone())
+                    .meta(ec2_error("KMSInvalidStateException", &message))
+                    .build(),
+            )
+        });
+    let kms = AwsKms::new(
+        mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&ok, &pending]),
+        me(),
+        region(),
+    );
+    kms.enable_key(KmsKeyRef::parse(&own_key_arn()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ok.num_calls(), 1);
+    let err = kms
+        .enable_key(KmsKeyRef::parse(KEY_ID).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    assert_eq!(err.code(), "KMSInvalidStateException");
+    assert_eq!(
+        err.message(),
+        format!("{} is pending deletion.", own_key_arn())
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(pending.num_calls(), 1, "a client error is not retried");
+}
+
+#[tokio::test]
+async fn disable_key_sends_the_key_and_maps_not_found() {
+    let ok = mock!(aws_sdk_kms::Client::disable_key)
+        .match_requests(|r| r.key_id() == Some("alias/golden"))
+        .then_output(|| DisableKeyOutput::builder().build());
+    let missing = mock!(aws_sdk_kms::Client::disable_key)
+        .match_requests(|r| r.key_id() == Some("alias/gone"))
+        .then_error(|| {
+            DisableKeyError::NotFoundException(
+                kmst::error::NotFoundException::builder()
+                    .message("Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.")
+                    .meta(ec2_error(
+                        "NotFoundException",
+                        "Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.",
+                    ))
+                    .build(),
+            )
+        });
+    let kms = AwsKms::new(
+        mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&ok, &missing]),
+        me(),
+        region(),
+    );
+    kms.disable_key(KmsKeyRef::parse("alias/golden").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ok.num_calls(), 1);
+    let err = kms
+        .disable_key(KmsKeyRef::parse("alias/gone").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert_eq!(err.code(), "NotFoundException");
+    assert_eq!(
+        err.message(),
+        "Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found."
+    );
     assert_eq!(missing.num_calls(), 1);
 }
 

@@ -297,6 +297,63 @@ impl State {
         Ok(at)
     }
 
+    /// The key EnableKey or DisableKey may act on: an existing key of the caller, customer
+    /// managed, not pending deletion.
+    fn switchable_key(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef, action: &str) -> Result<String> {
+        let id = self.key_for(cx, key)?;
+        let rec = self.key_rec(&id)?;
+        if rec.key.owner != *cx.account {
+            // AWS: KMS EnableKey / DisableKey have no cross-account use; the default key
+            // policy admits only the owner.
+            return Err(denied(cx.account, action, &rec.key.arn));
+        }
+        if rec.key.manager == KeyManager::Aws {
+            // AWS: KMS key states: AWS managed keys are always enabled; their key policy
+            // grants customers neither kms:EnableKey nor kms:DisableKey.
+            return Err(err(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:root is not authorized to perform: {action} on \
+                     resource: {} because it is an AWS managed key ({}), which AWS keeps \
+                     enabled; only customer managed keys can be enabled or disabled",
+                    cx.account,
+                    rec.key.arn,
+                    rec.key.aliases.join(", ")
+                ),
+            ));
+        }
+        if rec.key.state == KeyState::PendingDeletion {
+            // AWS: KMS key states: EnableKey and DisableKey of a key pending deletion fail
+            // with KMSInvalidStateException.
+            return Err(err(
+                "KMSInvalidStateException",
+                format!(
+                    "{} is pending deletion; cancel the deletion (CancelKeyDeletion) before \
+                     calling {}",
+                    rec.key.arn,
+                    action.trim_start_matches("kms:")
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// EnableKey (`to == Enabled`) or DisableKey (`to == Disabled`); a key already in that
+    /// state is left as it is, as on AWS.
+    fn set_key_state(
+        &mut self,
+        cx: &Ctx<'_>,
+        key: &KmsKeyRef,
+        action: &str,
+        to: KeyState,
+    ) -> Result<()> {
+        let id = self.switchable_key(cx, key, action)?;
+        if let Some(r) = self.keys.get_mut(&id) {
+            r.key.state = to;
+        }
+        Ok(())
+    }
+
     fn cancel_key_deletion(&mut self, cx: &Ctx<'_>, key: &KmsKeyRef) -> Result<()> {
         let id = self.deletable_key(cx, key, "kms:CancelKeyDeletion")?;
         let rec = self.key_rec(&id)?;
@@ -425,6 +482,24 @@ impl Kms for SimKms {
         self.call(
             Op::CancelKeyDeletion,
             |st, cx| st.cancel_key_deletion(cx, &key),
+            |_| summary,
+        )
+    }
+
+    async fn enable_key(&self, key: KmsKeyRef) -> Result<()> {
+        let summary = key.to_string();
+        self.call(
+            Op::EnableKey,
+            |st, cx| st.set_key_state(cx, &key, "kms:EnableKey", KeyState::Enabled),
+            |_| summary,
+        )
+    }
+
+    async fn disable_key(&self, key: KmsKeyRef) -> Result<()> {
+        let summary = key.to_string();
+        self.call(
+            Op::DisableKey,
+            |st, cx| st.set_key_state(cx, &key, "kms:DisableKey", KeyState::Disabled),
             |_| summary,
         )
     }

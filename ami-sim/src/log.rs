@@ -88,11 +88,15 @@ pub enum Op {
     ScheduleKeyDeletion,
     /// KMS `CancelKeyDeletion`
     CancelKeyDeletion,
+    /// KMS `EnableKey`
+    EnableKey,
+    /// KMS `DisableKey`
+    DisableKey,
 }
 
 impl Op {
     /// Every operation, in declaration order.
-    pub const ALL: [Op; 40] = [
+    pub const ALL: [Op; 42] = [
         Op::RunInstances,
         Op::DescribeInstances,
         Op::StopInstances,
@@ -133,6 +137,8 @@ impl Op {
         Op::RevokeGrant,
         Op::ScheduleKeyDeletion,
         Op::CancelKeyDeletion,
+        Op::EnableKey,
+        Op::DisableKey,
     ];
 
     /// Whether this is a KMS operation (otherwise EC2).
@@ -149,6 +155,8 @@ impl Op {
                 | Op::RevokeGrant
                 | Op::ScheduleKeyDeletion
                 | Op::CancelKeyDeletion
+                | Op::EnableKey
+                | Op::DisableKey
         )
     }
 }

@@ -77,6 +77,8 @@ macro_rules! forward_kms {
             fwd!(revoke_grant(key: KmsKeyRef, grant_id: String) -> Result<()>);
             fwd!(schedule_key_deletion(key: KmsKeyRef, pending_window_days: u32) -> Result<Timestamp>);
             fwd!(cancel_key_deletion(key: KmsKeyRef) -> Result<()>);
+            fwd!(enable_key(key: KmsKeyRef) -> Result<()>);
+            fwd!(disable_key(key: KmsKeyRef) -> Result<()>);
         }
     )*};
 }

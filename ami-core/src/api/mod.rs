@@ -188,10 +188,26 @@ pub trait Kms: Send + Sync + Debug {
     ) -> Result<Timestamp>;
     /// CancelKeyDeletion of a key pending deletion: the key is kept and turns
     /// [`KeyState::Disabled`](crate::model::KeyState::Disabled) (as on AWS, not `Enabled`: the
-    /// owner enables it again with EnableKey). A key not pending deletion fails with
-    /// `KMSInvalidStateException`, an unknown key with `NotFoundException`, an AWS managed key
-    /// or another account's key with `AccessDeniedException`.
+    /// owner enables it again with [`enable_key`](Kms::enable_key)). A key not pending
+    /// deletion fails with `KMSInvalidStateException`, an unknown key with `NotFoundException`,
+    /// an AWS managed key or another account's key with `AccessDeniedException`.
     async fn cancel_key_deletion(&self, key: KmsKeyRef) -> Result<()>;
+    /// EnableKey of a customer managed key of the caller: the key turns
+    /// [`KeyState::Enabled`](crate::model::KeyState::Enabled) and serves cryptographic use
+    /// again (images encrypted with it can be launched and copied). Enabling an enabled key
+    /// succeeds and changes nothing. An unknown key fails with `NotFoundException`, a key
+    /// pending deletion with `KMSInvalidStateException` (cancel the deletion first, see
+    /// [`cancel_key_deletion`](Kms::cancel_key_deletion)), an AWS managed key or another
+    /// account's key with `AccessDeniedException`.
+    async fn enable_key(&self, key: KmsKeyRef) -> Result<()>;
+    /// DisableKey of a customer managed key of the caller: the key turns
+    /// [`KeyState::Disabled`](crate::model::KeyState::Disabled) and serves no cryptographic use
+    /// until [`enable_key`](Kms::enable_key) (images encrypted with it can be neither launched
+    /// nor copied; such uses fail with `DisabledException`). Disabling a disabled key succeeds
+    /// and changes nothing. An unknown key fails with `NotFoundException`, a key pending
+    /// deletion with `KMSInvalidStateException`, an AWS managed key or another account's key
+    /// with `AccessDeniedException`.
+    async fn disable_key(&self, key: KmsKeyRef) -> Result<()>;
 }
 
 /// Gives a client for any `(account, Region)` scope, and the clock workflows read.
