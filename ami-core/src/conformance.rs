@@ -20,7 +20,7 @@
 //! | [`copy`] | copy within and across Regions, encrypted copy with a customer key, idempotency, tags |
 //! | [`describe`] | filters, owners, pagination |
 //! | [`errors`] | malformed and unknown ids |
-//! | [`kms`] | key create, describe, alias, policy, grants, scheduled deletion and its cancellation |
+//! | [`kms`] | key create, describe, alias, policy, grants, scheduled deletion and its cancellation, disable and enable |
 //! | [`lifecycle`] | deprecation, deregistration protection, disable and enable |
 //! | [`cross_account`] | sharing with, and copying into, a second account |
 //!
@@ -200,6 +200,7 @@ registry! {
     kms::check_kms_aws_managed_key => "alias/aws/ebs names an AWS managed key",
     kms::check_key_deletion => "ScheduleKeyDeletion turns a key PendingDeletion with a deletion date 7 days away, CancelKeyDeletion turns it Disabled",
     kms::check_key_deletion_errors => "ScheduleKeyDeletion outside 7 to 30 days fails with ValidationException, and deletion calls on a key in the wrong state with KMSInvalidStateException",
+    kms::check_key_disable_enable => "DisableKey turns a key Disabled, EnableKey turns it Enabled, and EnableKey of a key pending deletion fails with KMSInvalidStateException",
     lifecycle::check_deprecation => "EnableImageDeprecation rounds to the minute and DisableImageDeprecation clears it",
     lifecycle::check_deregistration_protection => "a protected image cannot be deregistered until protection is disabled",
     lifecycle::check_disable_enable_image => "DisableImage hides the image and drops its grants; EnableImage does not bring them back",

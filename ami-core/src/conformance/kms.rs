@@ -1,4 +1,5 @@
-//! KMS: keys, aliases, key policies, grants, the AWS managed EBS key, scheduled deletion.
+//! KMS: keys, aliases, key policies, grants, the AWS managed EBS key, scheduled deletion,
+//! disabling and enabling.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -30,6 +31,10 @@ checks! {
     /// deletion, and cancelling a key not pending deletion, fail with
     /// `KMSInvalidStateException`.
     check_key_deletion_errors => key_deletion_errors;
+    /// DisableKey turns a key `Disabled` (a second DisableKey changes nothing), EnableKey
+    /// turns it `Enabled` again, and EnableKey of a key pending deletion fails with
+    /// `KMSInvalidStateException`, leaving it pending deletion.
+    check_key_disable_enable => key_disable_enable;
 }
 
 fn parse_ref(s: &str) -> Result<KmsKeyRef, Stop> {
@@ -304,6 +309,51 @@ async fn key_deletion_errors(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     ensure!(
         state == KeyState::PendingDeletion,
         "a refused second ScheduleKeyDeletion left the key {state:?}"
+    );
+    Ok(())
+}
+
+async fn key_disable_enable(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    ctx.require(Feature::KeyDeletion)?;
+    ctx.require(Feature::KeyDisableEnable)?;
+    let kms = &ctx.primary.kms;
+    let name = fx.name("key");
+    let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
+    // Named by key id, which every backend resolves for the caller's own key.
+    let id = parse_ref(&key.key_id)?;
+    kms.disable_key(id.clone()).await.during("DisableKey")?;
+    let state = key_state(kms.as_ref(), &id, "after DisableKey").await?;
+    ensure!(
+        state == KeyState::Disabled,
+        "after DisableKey the key is {state:?}, not Disabled"
+    );
+    kms.disable_key(id.clone())
+        .await
+        .during("DisableKey of a disabled key")?;
+    let state = key_state(kms.as_ref(), &id, "after a second DisableKey").await?;
+    ensure!(
+        state == KeyState::Disabled,
+        "after a second DisableKey the key is {state:?}, not Disabled"
+    );
+    kms.enable_key(id.clone()).await.during("EnableKey")?;
+    let state = key_state(kms.as_ref(), &id, "after EnableKey").await?;
+    ensure!(
+        state == KeyState::Enabled,
+        "after EnableKey the key is {state:?}, not Enabled"
+    );
+    let days = *KEY_DELETION_WINDOW_DAYS.start();
+    kms.schedule_key_deletion(id.clone(), days)
+        .await
+        .during("ScheduleKeyDeletion")?;
+    expect_code(
+        kms.enable_key(id.clone()).await,
+        "KMSInvalidStateException",
+        "EnableKey of a key pending deletion",
+    )?;
+    let state = key_state(kms.as_ref(), &id, "after a refused EnableKey").await?;
+    ensure!(
+        state == KeyState::PendingDeletion,
+        "a refused EnableKey left the key {state:?}, not PendingDeletion"
     );
     Ok(())
 }
