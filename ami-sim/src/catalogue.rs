@@ -176,8 +176,7 @@ pub(crate) fn load(state: &mut State, epoch: Timestamp) {
                 perms: vec![LaunchPermission::Public],
                 visible_at: created,
                 deregistered_at: None,
-                kms_checks: Vec::new(),
-                planned_failure: None,
+                completion: None,
             });
             state
                 .catalogue

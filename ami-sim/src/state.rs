@@ -27,10 +27,35 @@ pub(crate) struct ImageRec {
     pub visible_at: Timestamp,
     /// When it was deregistered.
     pub deregistered_at: Option<Timestamp>,
-    /// What completing the image checks: (account, key id or unresolved reference).
+    /// What completing a pending image checks, if anything: boxed, and `None` for most images
+    /// (no KMS key to check, no planned failure), so a record carries one pointer for it
+    /// instead of 72 bytes. Dropped once the image completes.
+    pub completion: Option<Box<Completion>>,
+}
+
+/// What completing a pending image checks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Completion {
+    /// The KMS keys the image's creator must be able to use: (account, key id or unresolved
+    /// reference).
     pub kms_checks: Vec<KmsCheck>,
     /// A failure decided when the image was started (fault plan).
     pub planned_failure: Option<StateReason>,
+}
+
+impl Completion {
+    /// The boxed completion work, `None` when there is none.
+    pub fn boxed(
+        kms_checks: Vec<KmsCheck>,
+        planned_failure: Option<StateReason>,
+    ) -> Option<Box<Self>> {
+        (!kms_checks.is_empty() || planned_failure.is_some()).then(|| {
+            Box::new(Completion {
+                kms_checks,
+                planned_failure,
+            })
+        })
+    }
 }
 
 /// A KMS key the creator of a pending image must be able to use when the image completes.
@@ -390,14 +415,14 @@ impl State {
             }
             return;
         }
-        let mut failure = rec.planned_failure.clone();
-        if failure.is_none() {
-            // The first check that fails gives the reason.
-            failure = rec
-                .kms_checks
-                .iter()
-                .find_map(|check| self.kms_check_failure(check));
-        }
+        let failure = rec.completion.as_deref().and_then(|c| {
+            c.planned_failure.clone().or_else(|| {
+                // The first check that fails gives the reason.
+                c.kms_checks
+                    .iter()
+                    .find_map(|check| self.kms_check_failure(check))
+            })
+        });
         let snaps = rec.image.block_devices.iter();
         let snaps = snaps.filter_map(|d| d.snapshot_id.as_ref());
         let snap_state = if failure.is_some() {
@@ -412,12 +437,15 @@ impl State {
                 }
             }
         }
-        self.with_image(id, |rec| match failure {
-            Some(reason) => {
-                rec.image.state = ImageState::Failed;
-                rec.image.state_reason = Some(reason);
+        self.with_image(id, |rec| {
+            rec.completion = None;
+            match failure {
+                Some(reason) => {
+                    rec.image.state = ImageState::Failed;
+                    rec.image.state_reason = Some(reason);
+                }
+                None => rec.image.state = ImageState::Available,
             }
-            None => rec.image.state = ImageState::Available,
         });
     }
 

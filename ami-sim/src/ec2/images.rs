@@ -165,8 +165,7 @@ impl State {
             perms: Vec::new(),
             visible_at: cx.now.add(self.lag),
             deregistered_at: None,
-            kms_checks,
-            planned_failure,
+            completion: crate::state::Completion::boxed(kms_checks, planned_failure),
         });
         self.schedule(cx.now.add(ready_in), Event::ImageDone(id));
     }
