@@ -169,8 +169,16 @@ impl<'a> Run<'a> {
                 }));
             }
             self.check(d)?;
-            tracing::debug!(destination = %d, image = %id, pause_ms = pause.as_millis() as u64, "copy pending");
-            tokio::time::sleep(pause).await;
+            // A long copy is checked less often: the pause grows with the time waited so far
+            // (a copy is then seen at most `poll_overshoot_percent` of its duration late), and
+            // never runs past the deadline.
+            let share = f64::from(self.options.poll_overshoot_percent) / 100.0;
+            let this_pause = pause
+                .max(waited.mul_f64(share))
+                .min(self.options.copy_timeout.saturating_sub(waited))
+                .max(self.options.poll_initial);
+            tracing::debug!(destination = %d, image = %id, pause_ms = this_pause.as_millis() as u64, "copy pending");
+            tokio::time::sleep(this_pause).await;
             pause = (pause.mul_f64(1.5)).min(self.options.poll_max);
         }
     }
