@@ -62,9 +62,8 @@ pub enum Feature {
     /// ScheduleKeyDeletion and CancelKeyDeletion refuse a waiting period outside 7 to 30 days
     /// (`ValidationException`) and a key in the wrong state (`KMSInvalidStateException`).
     KeyDeletionChecks,
-    /// DisableKey and EnableKey switch a customer managed key between `Disabled` and
-    /// `Enabled`, and EnableKey refuses a key pending deletion (`KMSInvalidStateException`).
-    KeyDisableEnable,
+    /// EnableKey and DisableKey refuse a key pending deletion (`KMSInvalidStateException`).
+    KeyEnableChecks,
 }
 
 /// What a backend does not model, each with the reason.
@@ -131,7 +130,7 @@ impl Capabilities {
             .without(AwsManagedKeys, "moto describes alias/aws/ebs as a customer managed key")
             .without(UnknownImageAttributes, "moto answers DescribeImageAttribute of an unknown image with an internal error (HTTP 500)")
             .without(KeyDeletionChecks, "moto accepts a ScheduleKeyDeletion window outside 7 to 30 days without an error (it schedules nothing and answers no DeletionDate), schedules a key already pending deletion again, cancels the deletion of a key not pending deletion, and answers both calls with an internal error (HTTP 500) when the key is named by its ARN")
-            .without(KeyDisableEnable, "moto's EnableKey and DisableKey of a key pending deletion succeed and take the key out of PendingDeletion (to Enabled or Disabled) where AWS answers KMSInvalidStateException, and both answer an internal error (HTTP 500) when the key is named by its ARN")
+            .without(KeyEnableChecks, "moto's EnableKey and DisableKey of a key pending deletion succeed and take the key out of PendingDeletion (to Enabled or Disabled) where AWS answers KMSInvalidStateException")
     }
 }
 

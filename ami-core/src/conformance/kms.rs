@@ -31,10 +31,12 @@ checks! {
     /// deletion, and cancelling a key not pending deletion, fail with
     /// `KMSInvalidStateException`.
     check_key_deletion_errors => key_deletion_errors;
-    /// DisableKey turns a key `Disabled` (a second DisableKey changes nothing), EnableKey
-    /// turns it `Enabled` again, and EnableKey of a key pending deletion fails with
-    /// `KMSInvalidStateException`, leaving it pending deletion.
+    /// DisableKey turns a key `Disabled` (a second DisableKey changes nothing) and EnableKey
+    /// turns it `Enabled` again.
     check_key_disable_enable => key_disable_enable;
+    /// EnableKey and DisableKey of a key pending deletion fail with
+    /// `KMSInvalidStateException`, leaving it pending deletion.
+    check_key_enable_pending_deletion => key_enable_pending_deletion;
 }
 
 fn parse_ref(s: &str) -> Result<KmsKeyRef, Stop> {
@@ -315,7 +317,6 @@ async fn key_deletion_errors(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
 
 async fn key_disable_enable(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
     ctx.require(Feature::KeyDeletion)?;
-    ctx.require(Feature::KeyDisableEnable)?;
     let kms = &ctx.primary.kms;
     let name = fx.name("key");
     let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
@@ -341,6 +342,16 @@ async fn key_disable_enable(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
         state == KeyState::Enabled,
         "after EnableKey the key is {state:?}, not Enabled"
     );
+    Ok(())
+}
+
+async fn key_enable_pending_deletion(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
+    ctx.require(Feature::KeyDeletion)?;
+    ctx.require(Feature::KeyEnableChecks)?;
+    let kms = &ctx.primary.kms;
+    let name = fx.name("key");
+    let key = fx.create_key(kms, CreateKeyRequest::new(name)).await?;
+    let id = parse_ref(&key.key_id)?;
     let days = *KEY_DELETION_WINDOW_DAYS.start();
     kms.schedule_key_deletion(id.clone(), days)
         .await
@@ -350,10 +361,20 @@ async fn key_disable_enable(ctx: &Ctx, fx: &mut Fixtures<'_>) -> Step {
         "KMSInvalidStateException",
         "EnableKey of a key pending deletion",
     )?;
-    let state = key_state(kms.as_ref(), &id, "after a refused EnableKey").await?;
+    expect_code(
+        kms.disable_key(id.clone()).await,
+        "KMSInvalidStateException",
+        "DisableKey of a key pending deletion",
+    )?;
+    let state = key_state(
+        kms.as_ref(),
+        &id,
+        "after a refused EnableKey and DisableKey",
+    )
+    .await?;
     ensure!(
         state == KeyState::PendingDeletion,
-        "a refused EnableKey left the key {state:?}, not PendingDeletion"
+        "a refused EnableKey or DisableKey left the key {state:?}, not PendingDeletion"
     );
     Ok(())
 }
