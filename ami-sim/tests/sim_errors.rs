@@ -18,10 +18,6 @@ use ami_core::{
 use ami_sim::{FaultPlan, Op, Quotas, Scope};
 use sim_support::*;
 
-fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
-    r.expect_err("expected an error").code().to_owned()
-}
-
 #[tokio::test(start_paused = true)]
 async fn malformed_image_id_is_refused_before_any_call() {
     // The typed id refuses the value with the code AWS would answer.

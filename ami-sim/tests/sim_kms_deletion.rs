@@ -9,35 +9,9 @@ use std::time::Duration;
 
 use ami_core::api::{CopyImageRequest, CreateKeyRequest, RunInstancesRequest};
 use ami_core::model::KeyState;
-use ami_core::{Ec2Ext, Error, ImageState, InstanceState, KeyManager, Kms, KmsKey, KmsKeyRef};
+use ami_core::{Ec2Ext, Error, ImageState, InstanceState, KeyManager, Kms, KmsKeyRef};
 use ami_sim::Op;
 use sim_support::*;
-
-const DAY: u64 = 24 * 3600;
-
-fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
-    r.expect_err("expected an error").code().to_owned()
-}
-
-fn key_ref(s: &str) -> KmsKeyRef {
-    KmsKeyRef::parse(s).unwrap()
-}
-
-/// A customer managed key of the client's account, with the alias `alias/<alias>`.
-async fn key_with_alias(kms: &dyn Kms, alias: &str) -> KmsKey {
-    let key = kms
-        .create_key(CreateKeyRequest::new("to be deleted"))
-        .await
-        .unwrap();
-    kms.create_alias(format!("alias/{alias}"), key.arn.clone())
-        .await
-        .unwrap();
-    key
-}
-
-async fn state_of(kms: &dyn Kms, key: &KmsKeyRef) -> KeyState {
-    kms.describe_key(key.clone()).await.unwrap().state
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_window_outside_7_to_30_days_is_a_validation_error_that_changes_nothing() {

@@ -6,39 +6,13 @@ mod sim_support;
 
 use std::time::Duration;
 
-use ami_core::api::{CopyImageRequest, CreateKeyRequest, RunInstancesRequest};
+use ami_core::api::{CopyImageRequest, RunInstancesRequest};
 use ami_core::model::KeyState;
 use ami_core::{
-    Ec2, Ec2Ext, Error, ImageId, ImageState, InstanceState, KeyManager, Kms, KmsKey, KmsKeyRef,
+    Ec2, Ec2Ext, ImageId, ImageState, InstanceState, KeyManager, Kms, KmsKey, KmsKeyRef,
 };
 use ami_sim::Op;
 use sim_support::*;
-
-const DAY: u64 = 24 * 3600;
-
-fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
-    r.expect_err("expected an error").code().to_owned()
-}
-
-fn key_ref(s: &str) -> KmsKeyRef {
-    KmsKeyRef::parse(s).unwrap()
-}
-
-/// A customer managed key of the client's account, with the alias `alias/<alias>`.
-async fn key_with_alias(kms: &dyn Kms, alias: &str) -> KmsKey {
-    let key = kms
-        .create_key(CreateKeyRequest::new("switched on and off"))
-        .await
-        .unwrap();
-    kms.create_alias(format!("alias/{alias}"), key.arn.clone())
-        .await
-        .unwrap();
-    key
-}
-
-async fn state_of(kms: &dyn Kms, key: &KmsKeyRef) -> KeyState {
-    kms.describe_key(key.clone()).await.unwrap().state
-}
 
 /// An available image of the client's account encrypted with `key`, copied from a fresh bake.
 async fn encrypted_image(w: &World, ec2: &dyn Ec2, key: &KmsKey, name: &str) -> ImageId {

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use ami_core::api::{CreateImageRequest, RunInstancesRequest};
+use ami_core::api::{CreateImageRequest, CreateKeyRequest, RunInstancesRequest};
+use ami_core::model::KeyState;
 use ami_core::{
-    AccountId, Ec2, Ec2Ext, Image, ImageId, ImageState, InstanceId, InstanceState, Region,
+    AccountId, Ec2, Ec2Ext, Error, Image, ImageId, ImageState, InstanceId, InstanceState, Kms,
+    KmsKey, KmsKeyRef, Region,
 };
 use ami_sim::{FaultPlan, Sim};
 
@@ -119,4 +121,34 @@ pub async fn baked(w: &World, ec2: &dyn Ec2, name: &str) -> ImageId {
     let img = wait_image(ec2, &id).await;
     assert_eq!(img.state, ImageState::Available, "{img:?}");
     id
+}
+
+/// A day, in seconds.
+pub const DAY: u64 = 24 * 3600;
+
+/// The AWS error code of a call that must fail.
+pub fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    r.expect_err("expected an error").code().to_owned()
+}
+
+/// A key reference (id, ARN or alias) written out.
+pub fn key_ref(s: &str) -> KmsKeyRef {
+    KmsKeyRef::parse(s).unwrap()
+}
+
+/// A customer managed key of the client's account, with the alias `alias/<alias>`.
+pub async fn key_with_alias(kms: &dyn Kms, alias: &str) -> KmsKey {
+    let key = kms
+        .create_key(CreateKeyRequest::new(format!("key of alias/{alias}")))
+        .await
+        .unwrap();
+    kms.create_alias(format!("alias/{alias}"), key.arn.clone())
+        .await
+        .unwrap();
+    key
+}
+
+/// The state of a key, as DescribeKey gives it.
+pub async fn state_of(kms: &dyn Kms, key: &KmsKeyRef) -> KeyState {
+    kms.describe_key(key.clone()).await.unwrap().state
 }
