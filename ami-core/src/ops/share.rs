@@ -718,36 +718,31 @@ pub fn edit_policy(policy: &KeyPolicy, image: &ImageId, change: &KeyPolicyChange
         (None, Some(s)) => out.statements.push(s),
         (None, None) => {}
     }
-    for org in &change.remove_orgs {
-        let sid = org_sid(image, org);
+    // The organization and OU statements: removals, then additions (replacing a statement of
+    // the same Sid), each admitting anyone of the organization, narrowed to the OU's paths.
+    let removed = change
+        .remove_orgs
+        .iter()
+        .map(|org| org_sid(image, org))
+        .chain(change.remove_ous.iter().map(|ou| ou_sid(image, ou)));
+    for sid in removed {
         out.statements.retain(|s| s.sid != sid);
     }
-    for org in &change.add_orgs {
-        let sid = org_sid(image, org);
+    let added = change
+        .add_orgs
+        .iter()
+        .map(|org| (org_sid(image, org), org.clone(), BTreeSet::new()))
+        .chain(change.add_ous.iter().map(|ou| {
+            let paths = [ou_path_pattern(ou)].into();
+            (ou_sid(image, ou), ou.org_id().to_owned(), paths)
+        }));
+    for (sid, org, paths) in added {
         let statement = KeyPolicyStatement {
             sid: sid.clone(),
             principals: [KeyPrincipal::Any].into(),
             actions: KmsAction::CONSUMER.into_iter().collect(),
-            principal_org_id: Some(org.clone()),
-            principal_org_paths: BTreeSet::new(),
-        };
-        match out.statements.iter().position(|s| s.sid == sid) {
-            Some(i) => out.statements[i] = statement,
-            None => out.statements.push(statement),
-        }
-    }
-    for ou in &change.remove_ous {
-        let sid = ou_sid(image, ou);
-        out.statements.retain(|s| s.sid != sid);
-    }
-    for ou in &change.add_ous {
-        let sid = ou_sid(image, ou);
-        let statement = KeyPolicyStatement {
-            sid: sid.clone(),
-            principals: [KeyPrincipal::Any].into(),
-            actions: KmsAction::CONSUMER.into_iter().collect(),
-            principal_org_id: Some(ou.org_id().to_owned()),
-            principal_org_paths: [ou_path_pattern(ou)].into(),
+            principal_org_id: Some(org),
+            principal_org_paths: paths,
         };
         match out.statements.iter().position(|s| s.sid == sid) {
             Some(i) => out.statements[i] = statement,
