@@ -118,10 +118,9 @@ impl Paging {
 pub(crate) fn page_of<T, K: AsRef<str>>(
     items: Vec<T>,
     key: impl Fn(&T) -> K,
-    max_results: Option<u32>,
-    next_token: Option<String>,
-) -> Result<Page<T>> {
-    let Paging { limit, after } = Paging::of(max_results, next_token)?;
+    paging: Paging,
+) -> Page<T> {
+    let Paging { limit, after } = paging;
     // Each key is computed once (an id: a reference count, not a copy of the text); the order
     // is by the key's text, so pages are stable. Only the page itself is sorted: the smallest
     // `limit` keys are selected first, in linear time, whatever the number of items.
@@ -138,10 +137,10 @@ pub(crate) fn page_of<T, K: AsRef<str>>(
     }
     keyed.sort_unstable_by(by_key);
     let next = more.then(|| Paging::token_after(keyed[limit - 1].0.as_ref()));
-    Ok(Page {
+    Page {
         items: keyed.into_iter().map(|(_, i)| i).collect(),
         next_token: next,
-    })
+    }
 }
 
 /// [`page_of`] over records: the page is chosen among references, and only its records are
@@ -150,14 +149,13 @@ pub(crate) fn page_of_records<'a, R, T, K: AsRef<str>>(
     records: Vec<&'a R>,
     key: impl Fn(&R) -> K,
     view: impl Fn(&'a R) -> T,
-    max_results: Option<u32>,
-    next_token: Option<String>,
-) -> Result<Page<T>> {
-    let page = page_of(records, |r| key(r), max_results, next_token)?;
-    Ok(Page {
+    paging: Paging,
+) -> Page<T> {
+    let page = page_of(records, |r| key(r), paging);
+    Page {
         items: page.items.into_iter().map(view).collect(),
         next_token: page.next_token,
-    })
+    }
 }
 
 /// One page of the records `in_order` (already in id order, starting after the page's start)
@@ -356,13 +354,12 @@ impl State {
                 .map(|b| &**b)
                 .filter(|r| keep(r))
                 .collect();
-            return page_of_records(
+            return Ok(page_of_records(
                 named,
                 |r| r.image.id.clone(),
                 |r| Self::view(r, me),
-                req.max_results,
-                req.next_token.clone(),
-            );
+                paging,
+            ));
         }
         Ok(page_in_order(
             self.images

@@ -419,13 +419,12 @@ impl State {
             .map(|b| &**b)
             .filter(|r| keep(r))
             .collect();
-        page_of_records(
+        Ok(page_of_records(
             items,
             |r| r.inst.id.clone(),
             |r| r.inst.clone(),
-            req.max_results,
-            req.next_token,
-        )
+            paging,
+        ))
     }
 
     /// Applies a Start/Stop/Reboot/Terminate call to every instance, all or nothing.

@@ -164,13 +164,7 @@ impl State {
             .map(|b| &**b)
             .filter(|s| keep(s))
             .collect();
-        page_of_records(
-            items,
-            |s| s.snap.id.clone(),
-            view,
-            req.max_results,
-            req.next_token,
-        )
+        Ok(page_of_records(items, |s| s.snap.id.clone(), view, paging))
     }
 
     pub(crate) fn delete_snapshot(&mut self, cx: &Ctx<'_>, id: &SnapshotId) -> Result<()> {
