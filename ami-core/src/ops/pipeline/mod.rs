@@ -8,6 +8,7 @@
 //! | [`Pipeline`] | recipe + [`Infrastructure`] + distribution + schedule + [`StartCondition`] + auto-disable |
 //! | [`PipelineRunner`] | runs it on schedule ([`run_due`](PipelineRunner::run_due), [`run_until`](PipelineRunner::run_until)) or on demand, keeps a [`RunRecord`] history |
 //! | [`ImageSchedule`] / [`ImageScheduleRunner`] | scheduled images of tagged instances, with a reboot, with retention |
+//! | [`PipelineState`] / [`ImageScheduleState`] | what a runner remembers, saved to a file atomically and resumed after a restart |
 //!
 //! # What a run guarantees
 //!
@@ -37,6 +38,7 @@ mod cron;
 mod recipe;
 mod runner;
 mod scheduled;
+mod state_file;
 
 pub use cron::{CronError, CronSchedule};
 pub use recipe::{
@@ -44,9 +46,10 @@ pub use recipe::{
     StepContext,
 };
 pub use runner::{
-    Pipeline, PipelineRunner, RunOutcome, RunRecord, Stage, StartCondition, Trigger, TAG_PARENT,
-    TAG_PIPELINE, TAG_ROLE, TAG_RUN,
+    Pipeline, PipelineRunner, PipelineState, RunOutcome, RunRecord, Stage, StartCondition, Trigger,
+    TAG_PARENT, TAG_PIPELINE, TAG_ROLE, TAG_RUN,
 };
 pub use scheduled::{
-    ImageSchedule, ImageScheduleRunner, ScheduledImage, ScheduledRun, TAG_SCHEDULE,
+    ImageSchedule, ImageScheduleRunner, ImageScheduleState, ScheduledImage, ScheduledRun,
+    TAG_SCHEDULE,
 };

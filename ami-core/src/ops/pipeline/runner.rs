@@ -1,6 +1,7 @@
 //! Running a [`Pipeline`]: on its schedule in (virtual) time, or on demand, with a history.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cron::CronSchedule;
 use super::recipe::{Infrastructure, ParentSelector, Recipe, StepContext};
+use super::state_file::{self, StateFile};
 use crate::api::{Connector, Ec2, RunInstancesRequest};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, InstanceId, Region};
@@ -314,20 +316,104 @@ pub struct RunRecord {
     pub disabled_pipeline: bool,
 }
 
+/// Everything a [`PipelineRunner`] remembers between runs, so a restarted process carries on
+/// where the last one stopped: whether the pipeline is enabled (it may have disabled itself),
+/// the failures since the last success, the parent of the last successful build (for
+/// [`StartCondition::ExpressionMatchAndParentChanged`]), the last schedule match handled, and
+/// the history (whose last run number the next run continues from).
+///
+/// Take it with [`PipelineRunner::state`] after each run, keep it with [`save`](Self::save),
+/// and start the next process with [`load`](Self::load) and [`PipelineRunner::resume`]:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use ami_core::ops::pipeline::{Pipeline, PipelineRunner, PipelineState};
+/// # async fn service(connector: Arc<dyn ami_core::Connector>, pipeline: Pipeline) -> ami_core::Result<()> {
+/// let path = std::path::Path::new("state/golden.json");
+/// let mut runner = match PipelineState::load(path)? {
+///     Some(state) => PipelineRunner::resume(connector.clone(), pipeline, state)?,
+///     None => PipelineRunner::new(connector.clone(), pipeline)?,
+/// };
+/// loop {
+///     let now = connector.clock().now();
+///     if runner.run_due(now).await.is_some() {
+///         runner.state().save(path)?;
+///     }
+///     let Some(next) = runner.next_due() else { break };
+///     tokio::time::sleep(next.since(connector.clock().now())).await;
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A process that stops in the middle of a run, before saving, runs that schedule match again
+/// after the restart (the build instances of the interrupted run carry [`TAG_PIPELINE`] and
+/// [`TAG_RUN`], so they can be found).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineState {
+    /// The pipeline's name ([`Pipeline::name`]).
+    pub name: String,
+    /// Whether scheduled runs happen.
+    pub enabled: bool,
+    /// Failed runs since the last success.
+    pub consecutive_failures: u32,
+    /// The parent image of the last successful build.
+    pub last_built_parent: Option<ImageId>,
+    /// The last schedule match handled (or the time the first runner started).
+    pub cursor: Timestamp,
+    /// Every run, oldest first.
+    pub history: Vec<RunRecord>,
+}
+
+impl StateFile for PipelineState {
+    const KIND: &'static str = "pipeline";
+    const WHAT: &'static str = "pipeline state";
+}
+
+impl PipelineState {
+    /// Writes the state to `path` as JSON, atomically: a temporary file beside it is written,
+    /// synced to disk and renamed over `path`, so a crash leaves the old state or the new one,
+    /// never a torn file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] naming the path if the file cannot be written (for instance the
+    /// directory does not exist); `path` is then unchanged.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        state_file::save(self, path.as_ref())
+    }
+
+    /// Reads a state written by [`save`](Self::save). `Ok(None)` if there is no file at
+    /// `path` (the pipeline has not run yet: start it with [`PipelineRunner::new`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] naming the path if the file cannot be read, is not valid JSON of a
+    /// pipeline state (damaged, truncated), holds an image schedule's state, or has a format
+    /// version this library does not read.
+    pub fn load(path: impl AsRef<Path>) -> Result<Option<Self>> {
+        state_file::load(path.as_ref())
+    }
+
+    /// The number the next run gets: one more than the last recorded run.
+    fn next_number(&self) -> u64 {
+        self.history.last().map_or(1, |r| r.number + 1)
+    }
+}
+
 /// Runs a [`Pipeline`] and keeps its history.
 ///
 /// Runs are sequential: [`run_due`](Self::run_due) and [`run_until`](Self::run_until) start at
 /// most one run per call to catch up with missed schedule matches (as cron does), so a
 /// pipeline that was stopped for a week builds once, not seven times.
+///
+/// Its memory ([`PipelineState`]) can be saved and a later process [resumed](Self::resume)
+/// from it.
 #[derive(Debug)]
 pub struct PipelineRunner {
     connector: Arc<dyn Connector>,
     pipeline: Pipeline,
-    enabled: bool,
-    consecutive_failures: u32,
-    last_built_parent: Option<ImageId>,
-    cursor: Timestamp,
-    history: Vec<RunRecord>,
+    state: PipelineState,
 }
 
 impl PipelineRunner {
@@ -335,15 +421,70 @@ impl PipelineRunner {
     pub fn new(connector: Arc<dyn Connector>, pipeline: Pipeline) -> Result<Self> {
         pipeline.validate()?;
         let cursor = connector.clock().now();
-        Ok(PipelineRunner {
-            connector,
-            pipeline,
+        let state = PipelineState {
+            name: pipeline.name.clone(),
             enabled: true,
             consecutive_failures: 0,
             last_built_parent: None,
             cursor,
             history: Vec::new(),
+        };
+        Ok(PipelineRunner {
+            connector,
+            pipeline,
+            state,
         })
+    }
+
+    /// A runner for `pipeline` that carries on where `state` left off: the enabled flag, the
+    /// consecutive failures, the last parent built, the schedule position (a match already
+    /// handled is not run again; missed matches since then make one run, as in
+    /// [`run_due`](Self::run_due)) and the run numbers. A cursor later than the clock's "now"
+    /// is kept as it is: the next run is the first match after it.
+    ///
+    /// # Errors
+    ///
+    /// What [`new`](Self::new) refuses; `InvalidParameterValue` if the state is of another
+    /// pipeline (its name differs) or its history's run numbers do not increase.
+    pub fn resume(
+        connector: Arc<dyn Connector>,
+        pipeline: Pipeline,
+        state: PipelineState,
+    ) -> Result<Self> {
+        pipeline.validate()?;
+        if state.name != pipeline.name {
+            return Err(Error::from_code(
+                "InvalidParameterValue",
+                format!(
+                    "the state is of pipeline {:?}, not of pipeline {:?}; load the state file of pipeline {:?}, start it afresh with PipelineRunner::new, or, if the pipeline was renamed, set the state's name to {:?}",
+                    state.name, pipeline.name, pipeline.name, pipeline.name
+                ),
+            ));
+        }
+        if let Some(w) = state
+            .history
+            .windows(2)
+            .find(|w| w[1].number <= w[0].number)
+        {
+            return Err(Error::from_code(
+                "InvalidParameterValue",
+                format!(
+                    "the state of pipeline {:?} records run {} after run {}, so run numbers would repeat; restore the state from a copy or remove the out-of-order records",
+                    state.name, w[1].number, w[0].number
+                ),
+            ));
+        }
+        Ok(PipelineRunner {
+            connector,
+            pipeline,
+            state,
+        })
+    }
+
+    /// What the runner remembers, to [save](PipelineState::save) and
+    /// [resume](Self::resume) from.
+    pub fn state(&self) -> PipelineState {
+        self.state.clone()
     }
 
     /// The pipeline.
@@ -353,28 +494,28 @@ impl PipelineRunner {
 
     /// Every run so far, oldest first.
     pub fn history(&self) -> &[RunRecord] {
-        &self.history
+        &self.state.history
     }
 
     /// Whether scheduled runs happen.
     pub fn is_enabled(&self) -> bool {
-        self.enabled
+        self.state.enabled
     }
 
     /// Enables the pipeline again and forgets the consecutive failures.
     pub fn enable(&mut self) {
-        self.enabled = true;
-        self.consecutive_failures = 0;
+        self.state.enabled = true;
+        self.state.consecutive_failures = 0;
     }
 
     /// Disables the pipeline: scheduled runs are skipped (and recorded as such).
     pub fn disable(&mut self) {
-        self.enabled = false;
+        self.state.enabled = false;
     }
 
     /// Failed runs since the last success.
     pub fn consecutive_failures(&self) -> u32 {
-        self.consecutive_failures
+        self.state.consecutive_failures
     }
 
     /// The next schedule match after the last one handled.
@@ -382,7 +523,7 @@ impl PipelineRunner {
         self.pipeline
             .schedule
             .as_ref()
-            .and_then(|s| s.next_after(self.cursor))
+            .and_then(|s| s.next_after(self.state.cursor))
     }
 
     /// Runs the pipeline once if the schedule matched in `(last handled match, now]`; returns
@@ -390,15 +531,15 @@ impl PipelineRunner {
     pub async fn run_due(&mut self, now: Timestamp) -> Option<RunRecord> {
         let schedule = self.pipeline.schedule.clone()?;
         let mut due = None;
-        while let Some(next) = schedule.next_after(self.cursor) {
+        while let Some(next) = schedule.next_after(self.state.cursor) {
             if next > now {
                 break;
             }
             due = Some(next);
-            self.cursor = next;
+            self.state.cursor = next;
         }
         let at = due?;
-        let record = if self.enabled {
+        let record = if self.state.enabled {
             self.execute(Trigger::Schedule(at), true).await
         } else {
             self.skip(Trigger::Schedule(at), RunOutcome::SkippedDisabled)
@@ -432,7 +573,7 @@ impl PipelineRunner {
     fn skip(&mut self, trigger: Trigger, outcome: RunOutcome) -> RunRecord {
         let now = self.connector.clock().now();
         let record = RunRecord {
-            number: self.history.len() as u64 + 1,
+            number: self.state.next_number(),
             trigger,
             started: now,
             finished: now,
@@ -442,7 +583,7 @@ impl PipelineRunner {
             cleanup_errors: Vec::new(),
             disabled_pipeline: false,
         };
-        self.history.push(record.clone());
+        self.state.history.push(record.clone());
         record
     }
 
@@ -451,7 +592,7 @@ impl PipelineRunner {
         let mut run = Run {
             pipeline: &self.pipeline,
             connector: self.connector.as_ref(),
-            number: self.history.len() as u64 + 1,
+            number: self.state.next_number(),
             record_parent: None,
             instances: Vec::new(),
             live: Vec::new(),
@@ -465,7 +606,7 @@ impl PipelineRunner {
         );
         let skip_if_parent = (scheduled
             && self.pipeline.start_condition == StartCondition::ExpressionMatchAndParentChanged)
-            .then(|| self.last_built_parent.clone())
+            .then(|| self.state.last_built_parent.clone())
             .flatten();
         let outcome = run.go(skip_if_parent.as_ref(), started).await;
         let parent = run.record_parent.clone();
@@ -474,14 +615,14 @@ impl PipelineRunner {
         let mut disabled_pipeline = false;
         match &outcome {
             RunOutcome::Succeeded { .. } => {
-                self.consecutive_failures = 0;
-                self.last_built_parent = parent.clone();
+                self.state.consecutive_failures = 0;
+                self.state.last_built_parent = parent.clone();
             }
             RunOutcome::Failed { .. } => {
-                self.consecutive_failures += 1;
+                self.state.consecutive_failures += 1;
                 if let Some(n) = self.pipeline.auto_disable_after {
-                    if self.consecutive_failures >= n && self.enabled {
-                        self.enabled = false;
+                    if self.state.consecutive_failures >= n && self.state.enabled {
+                        self.state.enabled = false;
                         disabled_pipeline = true;
                         tracing::warn!(
                             pipeline = self.pipeline.name.as_str(),
@@ -494,7 +635,7 @@ impl PipelineRunner {
             RunOutcome::SkippedParentUnchanged | RunOutcome::SkippedDisabled => {}
         }
         let record = RunRecord {
-            number: self.history.len() as u64 + 1,
+            number: self.state.next_number(),
             trigger,
             started,
             finished: clock.now(),
@@ -505,7 +646,7 @@ impl PipelineRunner {
             disabled_pipeline,
         };
         tracing::info!(pipeline = self.pipeline.name.as_str(), run = record.number, outcome = ?record.outcome, "pipeline run finished");
-        self.history.push(record.clone());
+        self.state.history.push(record.clone());
         record
     }
 }

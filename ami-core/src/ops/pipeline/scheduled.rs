@@ -8,11 +8,13 @@
 //! [`retire`](crate::ops::retire) (deprecated, disabled, then deregistered with their
 //! snapshots), unless an instance still runs from them.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::cron::CronSchedule;
+use super::state_file::{self, StateFile};
 use crate::api::{Connector, DescribeInstancesRequest, Ec2Ext, Filter};
 use crate::error::{Error, Result};
 use crate::id::{AccountId, ImageId, InstanceId, Region};
@@ -146,47 +148,132 @@ pub struct ScheduledRun {
     pub errors: Vec<String>,
 }
 
+/// Everything an [`ImageScheduleRunner`] remembers between runs: the last schedule match
+/// handled and the history. Retention needs nothing from it (it finds the schedule's images
+/// by their tags), so images made before a restart are retired by the runs after it.
+///
+/// Keep it with [`save`](Self::save) after each run; start the next process with
+/// [`load`](Self::load) and [`ImageScheduleRunner::resume`] (or [`ImageScheduleRunner::new`]
+/// when `load` finds no file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageScheduleState {
+    /// The schedule's name ([`ImageSchedule::name`]).
+    pub name: String,
+    /// The last schedule match handled (or the time the first runner started).
+    pub cursor: Timestamp,
+    /// Every run, oldest first.
+    pub history: Vec<ScheduledRun>,
+}
+
+impl StateFile for ImageScheduleState {
+    const KIND: &'static str = "image-schedule";
+    const WHAT: &'static str = "image schedule state";
+}
+
+impl ImageScheduleState {
+    /// Writes the state to `path` as JSON, atomically (a temporary file beside it, synced,
+    /// then renamed over `path`): a crash leaves the old state or the new one, never a torn
+    /// file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] naming the path if the file cannot be written; `path` is then
+    /// unchanged.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        state_file::save(self, path.as_ref())
+    }
+
+    /// Reads a state written by [`save`](Self::save); `Ok(None)` if there is no file at
+    /// `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] naming the path if the file cannot be read, is damaged or truncated,
+    /// holds a pipeline's state, or has a format version this library does not read.
+    pub fn load(path: impl AsRef<Path>) -> Result<Option<Self>> {
+        state_file::load(path.as_ref())
+    }
+}
+
 /// Runs an [`ImageSchedule`] and keeps its history.
 #[derive(Debug)]
 pub struct ImageScheduleRunner {
     connector: Arc<dyn Connector>,
     schedule: ImageSchedule,
-    cursor: Timestamp,
-    history: Vec<ScheduledRun>,
+    state: ImageScheduleState,
 }
 
 impl ImageScheduleRunner {
     /// A runner; the schedule counts from the connector clock's "now".
     pub fn new(connector: Arc<dyn Connector>, schedule: ImageSchedule) -> Result<Self> {
         schedule.validate()?;
-        let cursor = connector.clock().now();
+        let state = ImageScheduleState {
+            name: schedule.name.clone(),
+            cursor: connector.clock().now(),
+            history: Vec::new(),
+        };
         Ok(ImageScheduleRunner {
             connector,
             schedule,
-            cursor,
-            history: Vec::new(),
+            state,
         })
+    }
+
+    /// A runner for `schedule` that carries on where `state` left off: a match already handled
+    /// is not run again, and missed matches since then make one run. A cursor later than the
+    /// clock's "now" is kept as it is.
+    ///
+    /// # Errors
+    ///
+    /// What [`new`](Self::new) refuses; `InvalidParameterValue` if the state is of another
+    /// schedule (its name differs).
+    pub fn resume(
+        connector: Arc<dyn Connector>,
+        schedule: ImageSchedule,
+        state: ImageScheduleState,
+    ) -> Result<Self> {
+        schedule.validate()?;
+        if state.name != schedule.name {
+            return Err(Error::from_code(
+                "InvalidParameterValue",
+                format!(
+                    "the state is of image schedule {:?}, not of image schedule {:?}; load the state file of image schedule {:?}, start it afresh with ImageScheduleRunner::new, or, if the schedule was renamed, set the state's name to {:?}",
+                    state.name, schedule.name, schedule.name, schedule.name
+                ),
+            ));
+        }
+        Ok(ImageScheduleRunner {
+            connector,
+            schedule,
+            state,
+        })
+    }
+
+    /// What the runner remembers, to [save](ImageScheduleState::save) and
+    /// [resume](Self::resume) from.
+    pub fn state(&self) -> ImageScheduleState {
+        self.state.clone()
     }
 
     /// Every run so far.
     pub fn history(&self) -> &[ScheduledRun] {
-        &self.history
+        &self.state.history
     }
 
     /// The next schedule match.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.schedule.schedule.next_after(self.cursor)
+        self.schedule.schedule.next_after(self.state.cursor)
     }
 
     /// Runs once if the schedule matched in `(last handled match, now]`.
     pub async fn run_due(&mut self, now: Timestamp) -> Option<ScheduledRun> {
         let mut due = None;
-        while let Some(next) = self.schedule.schedule.next_after(self.cursor) {
+        while let Some(next) = self.schedule.schedule.next_after(self.state.cursor) {
             if next > now {
                 break;
             }
             due = Some(next);
-            self.cursor = next;
+            self.state.cursor = next;
         }
         let at = due?;
         Some(self.execute(at).await)
@@ -240,7 +327,7 @@ impl ImageScheduleRunner {
             run.errors.push(format!("retention: {e}"));
         }
         run.finished = self.connector.clock().now();
-        self.history.push(run.clone());
+        self.state.history.push(run.clone());
         run
     }
 
