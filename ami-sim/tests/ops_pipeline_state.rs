@@ -431,7 +431,10 @@ async fn image_schedule_retention_retires_images_made_before_a_restart() {
 
     let mut runner = ImageScheduleRunner::resume(Arc::new(sim.clone()), schedule, state).unwrap();
     assert_eq!(runner.next_due(), Some(ts("2026-01-03T01:30:00Z")));
-    let after = runner.run_until(start.add(DAY * 4)).await;
+    let after = runner
+        .run_until_saving(start.add(DAY * 4), &path)
+        .await
+        .unwrap();
     assert_eq!(after.len(), 2);
     assert_eq!(after[0].at, ts("2026-01-03T01:30:00Z"));
     // Each run after the restart retires the oldest image made before it.
@@ -447,4 +450,64 @@ async fn image_schedule_retention_retires_images_made_before_a_restart() {
     }
     assert_eq!(runner.history().len(), 4);
     assert_eq!(runner.state().history[..2], before[..]);
+    // The file was kept current.
+    assert_eq!(
+        ImageScheduleState::load(&path).unwrap(),
+        Some(runner.state())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_saving_keeps_the_file_current_and_refuses_a_bad_path_before_any_run() {
+    let sim = sim(36);
+    let dir = TempDir::new("saving");
+    let path = dir.path("hourly.json");
+    let pipeline = Pipeline::new("hourly", acct(FACTORY), us(), Recipe::new(amazon_parent()))
+        .schedule("@hourly".parse().unwrap())
+        .start_condition(StartCondition::ExpressionMatchOnly);
+    let mut runner = PipelineRunner::new(Arc::new(sim.clone()), pipeline.clone()).unwrap();
+    let start = sim.now();
+
+    // A path that cannot be written is found before anything is built.
+    let nowhere = dir.path("missing").join("hourly.json");
+    let e = runner
+        .run_until_saving(start.add(HOUR * 3), &nowhere)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "Journal");
+    assert!(
+        e.message().contains(&nowhere.display().to_string()),
+        "{}",
+        e.message()
+    );
+    assert!(runner.history().is_empty());
+    assert_eq!(sim.call_count(Op::RunInstances), 0);
+    assert_eq!(sim.now(), start);
+
+    let runs = runner
+        .run_until_saving(start.add(HOUR * 3), &path)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(PipelineState::load(&path).unwrap(), Some(runner.state()));
+    drop(runner);
+
+    // The next process picks the file up where the last one stopped.
+    let state = PipelineState::load(&path).unwrap().unwrap();
+    let mut runner = PipelineRunner::resume(Arc::new(sim.clone()), pipeline, state).unwrap();
+    let runs = runner
+        .run_until_saving(start.add(HOUR * 5), &path)
+        .await
+        .unwrap();
+    let numbers: Vec<u64> = runs.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [4, 5]);
+    assert_eq!(
+        runs[0].trigger,
+        Trigger::Schedule(ts("2026-01-01T04:00:00Z"))
+    );
+    assert_eq!(
+        PipelineState::load(&path).unwrap().unwrap().history.len(),
+        5
+    );
+    assert_eq!(dir.files(), ["hourly.json"]);
 }

@@ -33,6 +33,16 @@
 //!
 //! Build and test instances, images and snapshots are tagged with [`TAG_PIPELINE`] and
 //! [`TAG_RUN`], so anything a crashed process left behind can be found.
+//!
+//! # Restarts
+//!
+//! A runner's memory (enabled or auto-disabled, failures in a row, the last parent built, the
+//! last schedule match handled, the history) is a [`PipelineState`] (an
+//! [`ImageScheduleState`] for image schedules). Save it after each run (or drive the schedule
+//! with [`PipelineRunner::run_until_saving`]) and start the next process with
+//! [`PipelineState::load`] and [`PipelineRunner::resume`]: it carries on as if it had never
+//! stopped, and missed schedule matches make one run. Saves are atomic (a temporary file,
+//! synced, renamed over the old one); a run interrupted before its save runs again.
 
 mod cron;
 mod recipe;

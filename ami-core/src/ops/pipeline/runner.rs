@@ -550,8 +550,40 @@ impl PipelineRunner {
     /// Drives the schedule until `until`: sleeps (tokio time: virtual on the simulator) to each
     /// match and runs it. Returns the records of the runs it made, oldest first.
     pub async fn run_until(&mut self, until: Timestamp) -> Vec<RunRecord> {
-        let clock = self.connector.clock();
         let mut out = Vec::new();
+        // Without a state file nothing can fail.
+        let _ = self.drive(until, None, &mut out).await;
+        out
+    }
+
+    /// Like [`run_until`](Self::run_until), keeping the [`state`](Self::state) in the file at
+    /// `path`: saved once before anything runs (so a wrong path is found before any build,
+    /// and a new runner's schedule position is kept) and again after every run.
+    ///
+    /// # Errors
+    ///
+    /// The first failed save ([`Error::Journal`] naming the path): the runs made until then
+    /// are in [`history`](Self::history), and the file holds the state before the run whose
+    /// save failed.
+    pub async fn run_until_saving(
+        &mut self,
+        until: Timestamp,
+        path: impl AsRef<Path>,
+    ) -> Result<Vec<RunRecord>> {
+        let mut out = Vec::new();
+        self.drive(until, Some(path.as_ref()), &mut out).await?;
+        Ok(out)
+    }
+
+    async fn drive(
+        &mut self,
+        until: Timestamp,
+        save_to: Option<&Path>,
+        out: &mut Vec<RunRecord>,
+    ) -> Result<()> {
+        let save = |state: &PipelineState| save_to.map_or(Ok(()), |p| state.save(p));
+        save(&self.state)?;
+        let clock = self.connector.clock();
         while let Some(next) = self.next_due() {
             if next > until {
                 break;
@@ -559,10 +591,11 @@ impl PipelineRunner {
             sleep_until(clock.now(), next).await;
             if let Some(r) = self.run_due(clock.now()).await {
                 out.push(r);
+                save(&self.state)?;
             }
         }
         sleep_until(clock.now(), until).await;
-        out
+        Ok(())
     }
 
     /// Runs the pipeline now, whatever the schedule, the start condition or the enabled state.

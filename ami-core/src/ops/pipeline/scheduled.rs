@@ -281,8 +281,38 @@ impl ImageScheduleRunner {
 
     /// Sleeps (tokio time) to each match up to `until` and runs it.
     pub async fn run_until(&mut self, until: Timestamp) -> Vec<ScheduledRun> {
-        let clock = self.connector.clock();
         let mut out = Vec::new();
+        // Without a state file nothing can fail.
+        let _ = self.drive(until, None, &mut out).await;
+        out
+    }
+
+    /// Like [`run_until`](Self::run_until), keeping the [`state`](Self::state) in the file at
+    /// `path`: saved once before anything runs and again after every run.
+    ///
+    /// # Errors
+    ///
+    /// The first failed save ([`Error::Journal`] naming the path): the runs made until then
+    /// are in [`history`](Self::history).
+    pub async fn run_until_saving(
+        &mut self,
+        until: Timestamp,
+        path: impl AsRef<Path>,
+    ) -> Result<Vec<ScheduledRun>> {
+        let mut out = Vec::new();
+        self.drive(until, Some(path.as_ref()), &mut out).await?;
+        Ok(out)
+    }
+
+    async fn drive(
+        &mut self,
+        until: Timestamp,
+        save_to: Option<&Path>,
+        out: &mut Vec<ScheduledRun>,
+    ) -> Result<()> {
+        let save = |state: &ImageScheduleState| save_to.map_or(Ok(()), |p| state.save(p));
+        save(&self.state)?;
+        let clock = self.connector.clock();
         while let Some(next) = self.next_due() {
             if next > until {
                 break;
@@ -293,13 +323,14 @@ impl ImageScheduleRunner {
             }
             if let Some(r) = self.run_due(clock.now()).await {
                 out.push(r);
+                save(&self.state)?;
             }
         }
         let d = until.since(clock.now());
         if !d.is_zero() {
             tokio::time::sleep(d).await;
         }
-        out
+        Ok(())
     }
 
     /// Runs now, whatever the schedule.
