@@ -111,7 +111,8 @@ pub enum Error {
         /// Why, and the fix.
         message: String,
     },
-    /// The journal of a workflow could not be read or written.
+    /// The journal of a workflow, or the saved state of a pipeline runner, could not be read
+    /// or written (the message names the file).
     #[error("journal: {message}")]
     Journal {
         /// What went wrong.
