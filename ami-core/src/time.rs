@@ -64,7 +64,7 @@ impl Timestamp {
 
     /// Rounded to the nearest whole minute, as AWS does for deprecation times.
     pub fn round_to_minute(self) -> Self {
-        Timestamp((self.0 + 30_000).div_euclid(60_000) * 60_000)
+        Timestamp(self.0.saturating_add(30_000).div_euclid(60_000) * 60_000)
     }
 
     /// The wall clock now. Only for real-AWS use; workflows take time from a [`Clock`].
@@ -85,9 +85,22 @@ impl Timestamp {
     }
 }
 
+/// The last millisecond RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+const LAST_RFC3339_MS: i64 = 253_402_300_799_999;
+
 impl fmt::Display for Timestamp {
-    /// RFC 3339 in UTC, with milliseconds only when they are not zero.
+    /// RFC 3339 in UTC, with milliseconds only when they are not zero. Before 1970 (reachable
+    /// by arithmetic, not by parsing) the same form, with years before 0 as ISO 8601 extends
+    /// them (`-000001-…`); outside the years -9999 to 9999, the milliseconds since the epoch.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !(0..=LAST_RFC3339_MS).contains(&self.0) {
+            let printer = jiff::fmt::temporal::DateTimePrinter::new()
+                .precision(Some(if self.0 % 1000 == 0 { 0 } else { 3 }));
+            return match jiff::Timestamp::from_millisecond(self.0) {
+                Ok(t) => f.write_str(&printer.timestamp_to_string(&t)),
+                Err(_) => write!(f, "{} ms after the Unix epoch", self.0),
+            };
+        }
         if self.0 % 1000 == 0 {
             write!(
                 f,
@@ -204,6 +217,39 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Any millisecond prints without panicking: before 1970, after 9999, at the extremes.
+    #[test]
+    fn display_outside_rfc3339_years() {
+        for (ms, text) in [
+            (-1_000, "1969-12-31T23:59:59Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (-62_167_219_200_000, "0000-01-01T00:00:00Z"),
+            (-62_198_755_200_000, "-000001-01-01T00:00:00Z"),
+            (LAST_RFC3339_MS, "9999-12-31T23:59:59.999Z"),
+            (
+                LAST_RFC3339_MS + 1,
+                "253402300800000 ms after the Unix epoch",
+            ),
+            (i64::MAX, "9223372036854775807 ms after the Unix epoch"),
+            (i64::MIN, "-9223372036854775808 ms after the Unix epoch"),
+        ] {
+            assert_eq!(Timestamp::from_millis(ms).to_string(), text, "{ms}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Within the years 1970 to 9999 both printers agree, so the form of every timestamp
+        /// the simulator logs is the one it always was.
+        #[test]
+        fn rfc3339_years_print_as_before(ms in 0..=LAST_RFC3339_MS) {
+            let t = Timestamp::from_millis(ms);
+            let printer = jiff::fmt::temporal::DateTimePrinter::new()
+                .precision(Some(if ms % 1000 == 0 { 0 } else { 3 }));
+            let j = printer.timestamp_to_string(&jiff::Timestamp::from_millisecond(ms).unwrap());
+            proptest::prop_assert_eq!(t.to_string(), j);
+        }
+    }
 
     #[test]
     fn display_and_parse() {
