@@ -64,7 +64,12 @@ impl Timestamp {
 
     /// Rounded to the nearest whole minute, as AWS does for deprecation times.
     pub fn round_to_minute(self) -> Self {
-        Timestamp(self.0.saturating_add(30_000).div_euclid(60_000) * 60_000)
+        Timestamp(
+            self.0
+                .saturating_add(30_000)
+                .div_euclid(60_000)
+                .saturating_mul(60_000),
+        )
     }
 
     /// The wall clock now. Only for real-AWS use; workflows take time from a [`Clock`].
@@ -235,6 +240,11 @@ mod tests {
             (i64::MIN, "-9223372036854775808 ms after the Unix epoch"),
         ] {
             assert_eq!(Timestamp::from_millis(ms).to_string(), text, "{ms}");
+        }
+        // Rounding at the extremes stays within the range.
+        for ms in [i64::MIN, i64::MAX] {
+            let r = Timestamp::from_millis(ms).round_to_minute().as_millis();
+            assert!(r.abs_diff(ms) <= 60_000, "{ms} rounded to {r}");
         }
     }
 
