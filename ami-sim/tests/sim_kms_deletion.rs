@@ -7,9 +7,9 @@ mod sim_support;
 
 use std::time::Duration;
 
-use ami_core::api::{CopyImageRequest, CreateKeyRequest, RunInstancesRequest};
+use ami_core::api::{CopyImageRequest, CreateKeyRequest};
 use ami_core::model::KeyState;
-use ami_core::{Ec2Ext, Error, ImageState, InstanceState, KeyManager, Kms, KmsKeyRef};
+use ami_core::{Error, ImageState, InstanceState, KeyManager, Kms, KmsKeyRef};
 use ami_sim::Op;
 use sim_support::*;
 
@@ -211,42 +211,20 @@ async fn an_image_encrypted_with_a_key_pending_deletion_can_be_neither_copied_no
     let ec2 = w.sim.ec2(&w.a, &w.r1);
     let kms = w.sim.kms(&w.a, &w.r1);
     let key = key_with_alias(&*kms, "golden").await;
-    let plain = baked(&w, &*ec2, "golden-plain").await;
-    let enc = ec2
-        .copy_image(
-            CopyImageRequest::new(w.r1.clone(), plain.clone(), "golden-cmk")
-                .encrypt_with(key.arn.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(wait_image(&*ec2, &enc).await.state, ImageState::Available);
+    let enc = encrypted_image(&w, &*ec2, &key, "golden-cmk").await;
     kms.schedule_key_deletion(key.arn.clone(), 7).await.unwrap();
 
     // Launch: accepted, then the instance terminates with Client.InternalError.
-    let inst = ec2
-        .run_instances(RunInstancesRequest::new(enc.clone()))
-        .await
-        .unwrap()
-        .remove(0);
-    wait_instance(&*ec2, &inst.id, InstanceState::Terminated).await;
-    let reason = ec2
-        .describe_instance(&inst.id)
-        .await
-        .unwrap()
-        .state_reason
-        .unwrap();
-    assert_eq!(reason.code, "Client.InternalError");
+    let (state, reason) = launch(&*ec2, &enc).await;
+    assert_eq!(state, InstanceState::Terminated);
+    assert_eq!(reason.as_deref(), Some("Client.InternalError"));
 
     // Copy: accepted, then the copy fails, naming the state of the key.
-    let copy = ec2
-        .copy_image(CopyImageRequest::new(
-            w.r1.clone(),
-            enc.clone(),
-            "golden-copy",
-        ))
-        .await
-        .unwrap();
-    let copy = wait_image(&*ec2, &copy).await;
+    let copy = copy_and_wait(
+        &*ec2,
+        CopyImageRequest::new(w.r1.clone(), enc.clone(), "golden-copy"),
+    )
+    .await;
     assert_eq!(copy.state, ImageState::Failed);
     let reason = copy.state_reason.unwrap();
     assert_eq!(reason.code, "Server.InternalError");
@@ -257,14 +235,13 @@ async fn an_image_encrypted_with_a_key_pending_deletion_can_be_neither_copied_no
     );
 
     // Encrypting a new copy with the key fails the same way.
-    let fresh = ec2
-        .copy_image(
-            CopyImageRequest::new(w.r1.clone(), plain, "golden-cmk-2")
-                .encrypt_with(key.arn.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(wait_image(&*ec2, &fresh).await.state, ImageState::Failed);
+    let plain = baked(&w, &*ec2, "golden-plain-2").await;
+    let fresh = copy_and_wait(
+        &*ec2,
+        CopyImageRequest::new(w.r1.clone(), plain, "golden-cmk-2").encrypt_with(key.arn.clone()),
+    )
+    .await;
+    assert_eq!(fresh.state, ImageState::Failed);
 }
 
 /// Once the window has ended the key is gone for good: an image encrypted with it can still
@@ -275,14 +252,7 @@ async fn an_image_encrypted_with_a_deleted_key_can_be_neither_copied_nor_launche
     let ec2 = w.sim.ec2(&w.a, &w.r1);
     let kms = w.sim.kms(&w.a, &w.r1);
     let key = key_with_alias(&*kms, "golden").await;
-    let plain = baked(&w, &*ec2, "golden-plain").await;
-    let enc = ec2
-        .copy_image(
-            CopyImageRequest::new(w.r1.clone(), plain, "golden-cmk").encrypt_with(key.arn.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(wait_image(&*ec2, &enc).await.state, ImageState::Available);
+    let enc = encrypted_image(&w, &*ec2, &key, "golden-cmk").await;
     kms.schedule_key_deletion(key.arn.clone(), 7).await.unwrap();
     pass(8 * DAY).await;
     assert_eq!(
@@ -290,25 +260,15 @@ async fn an_image_encrypted_with_a_deleted_key_can_be_neither_copied_nor_launche
         "NotFoundException"
     );
 
-    let inst = ec2
-        .run_instances(RunInstancesRequest::new(enc.clone()))
-        .await
-        .unwrap()
-        .remove(0);
-    wait_instance(&*ec2, &inst.id, InstanceState::Terminated).await;
-    let reason = ec2
-        .describe_instance(&inst.id)
-        .await
-        .unwrap()
-        .state_reason
-        .unwrap();
-    assert_eq!(reason.code, "Client.InternalError");
+    let (state, reason) = launch(&*ec2, &enc).await;
+    assert_eq!(state, InstanceState::Terminated);
+    assert_eq!(reason.as_deref(), Some("Client.InternalError"));
 
-    let copy = ec2
-        .copy_image(CopyImageRequest::new(w.r1.clone(), enc, "golden-copy"))
-        .await
-        .unwrap();
-    let copy = wait_image(&*ec2, &copy).await;
+    let copy = copy_and_wait(
+        &*ec2,
+        CopyImageRequest::new(w.r1.clone(), enc, "golden-copy"),
+    )
+    .await;
     assert_eq!(copy.state, ImageState::Failed);
     let reason = copy.state_reason.unwrap();
     assert!(reason.message.contains("NotFoundException"), "{reason:?}");

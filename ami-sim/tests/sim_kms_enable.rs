@@ -4,48 +4,11 @@
 
 mod sim_support;
 
-use std::time::Duration;
-
-use ami_core::api::{CopyImageRequest, RunInstancesRequest};
+use ami_core::api::CopyImageRequest;
 use ami_core::model::KeyState;
-use ami_core::{
-    Ec2, Ec2Ext, ImageId, ImageState, InstanceState, KeyManager, Kms, KmsKey, KmsKeyRef,
-};
+use ami_core::{ImageState, InstanceState, KeyManager, Kms, KmsKey, KmsKeyRef};
 use ami_sim::Op;
 use sim_support::*;
-
-/// An available image of the client's account encrypted with `key`, copied from a fresh bake.
-async fn encrypted_image(w: &World, ec2: &dyn Ec2, key: &KmsKey, name: &str) -> ImageId {
-    let plain = baked(w, ec2, &format!("{name}-plain")).await;
-    let enc = ec2
-        .copy_image(CopyImageRequest::new(w.r1.clone(), plain, name).encrypt_with(key.arn.clone()))
-        .await
-        .unwrap();
-    assert_eq!(wait_image(ec2, &enc).await.state, ImageState::Available);
-    enc
-}
-
-/// Launches `image` and waits until the instance runs or terminates; returns the state and
-/// the state reason's code.
-async fn launch(ec2: &dyn Ec2, image: &ImageId) -> (InstanceState, Option<String>) {
-    let id = ec2
-        .run_instances(RunInstancesRequest::new(image.clone()))
-        .await
-        .unwrap()
-        .remove(0)
-        .id;
-    for _ in 0..600 {
-        let inst = ec2.describe_instance(&id).await.unwrap();
-        if matches!(
-            inst.state,
-            InstanceState::Running | InstanceState::Terminated
-        ) {
-            return (inst.state, inst.state_reason.map(|r| r.code));
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-    panic!("instance {id} of {image} neither ran nor terminated");
-}
 
 #[tokio::test(start_paused = true)]
 async fn an_unknown_key_is_not_found() {
@@ -205,15 +168,11 @@ async fn a_disabled_key_fails_launches_and_copies_until_it_is_enabled_again() {
     assert_eq!(reason.as_deref(), Some("Client.InternalError"));
 
     // Copy: accepted, then the copy fails, naming the disabled key.
-    let copy = ec2
-        .copy_image(CopyImageRequest::new(
-            w.r1.clone(),
-            enc.clone(),
-            "golden-copy",
-        ))
-        .await
-        .unwrap();
-    let copy = wait_image(&*ec2, &copy).await;
+    let copy = copy_and_wait(
+        &*ec2,
+        CopyImageRequest::new(w.r1.clone(), enc.clone(), "golden-copy"),
+    )
+    .await;
     assert_eq!(copy.state, ImageState::Failed);
     let reason = copy.state_reason.unwrap();
     assert!(
@@ -226,15 +185,11 @@ async fn a_disabled_key_fails_launches_and_copies_until_it_is_enabled_again() {
     assert_eq!(state_of(&*kms, &key.arn).await, KeyState::Enabled);
     let (state, reason) = launch(&*ec2, &enc).await;
     assert_eq!(state, InstanceState::Running, "{reason:?}");
-    let copy = ec2
-        .copy_image(CopyImageRequest::new(
-            w.r1.clone(),
-            enc.clone(),
-            "golden-copy-2",
-        ))
-        .await
-        .unwrap();
-    let copy = wait_image(&*ec2, &copy).await;
+    let copy = copy_and_wait(
+        &*ec2,
+        CopyImageRequest::new(w.r1.clone(), enc.clone(), "golden-copy-2"),
+    )
+    .await;
     assert_eq!(copy.state, ImageState::Available, "{:?}", copy.state_reason);
 }
 
@@ -261,14 +216,12 @@ async fn schedule_cancel_enable_gives_back_a_working_key() {
     );
     let (state, reason) = launch(&*ec2, &enc).await;
     assert_eq!(state, InstanceState::Running, "{reason:?}");
-    let copy = ec2
-        .copy_image(
-            CopyImageRequest::new(w.r1.clone(), enc.clone(), "revived-copy")
-                .encrypt_with(key.arn.clone()),
-        )
-        .await
-        .unwrap();
-    let copy = wait_image(&*ec2, &copy).await;
+    let copy = copy_and_wait(
+        &*ec2,
+        CopyImageRequest::new(w.r1.clone(), enc.clone(), "revived-copy")
+            .encrypt_with(key.arn.clone()),
+    )
+    .await;
     assert_eq!(copy.state, ImageState::Available, "{:?}", copy.state_reason);
 }
 

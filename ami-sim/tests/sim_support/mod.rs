@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ami_core::api::{CreateImageRequest, CreateKeyRequest, RunInstancesRequest};
+use ami_core::api::{CopyImageRequest, CreateImageRequest, CreateKeyRequest, RunInstancesRequest};
 use ami_core::model::KeyState;
 use ami_core::{
     AccountId, Ec2, Ec2Ext, Error, Image, ImageId, ImageState, InstanceId, InstanceState, Kms,
@@ -151,4 +151,43 @@ pub async fn key_with_alias(kms: &dyn Kms, alias: &str) -> KmsKey {
 /// The state of a key, as DescribeKey gives it.
 pub async fn state_of(kms: &dyn Kms, key: &KmsKeyRef) -> KeyState {
     kms.describe_key(key.clone()).await.unwrap().state
+}
+
+/// An available image of the client's account encrypted with `key`, copied from a fresh bake.
+pub async fn encrypted_image(w: &World, ec2: &dyn Ec2, key: &KmsKey, name: &str) -> ImageId {
+    let plain = baked(w, ec2, &format!("{name}-plain")).await;
+    let enc = ec2
+        .copy_image(CopyImageRequest::new(w.r1.clone(), plain, name).encrypt_with(key.arn.clone()))
+        .await
+        .unwrap();
+    assert_eq!(wait_image(ec2, &enc).await.state, ImageState::Available);
+    enc
+}
+
+/// Launches `image` and waits until the instance runs or terminates; returns the state and
+/// the state reason's code.
+pub async fn launch(ec2: &dyn Ec2, image: &ImageId) -> (InstanceState, Option<String>) {
+    let id = ec2
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    for _ in 0..600 {
+        let inst = ec2.describe_instance(&id).await.unwrap();
+        if matches!(
+            inst.state,
+            InstanceState::Running | InstanceState::Terminated
+        ) {
+            return (inst.state, inst.state_reason.map(|r| r.code));
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    panic!("instance {id} of {image} neither ran nor terminated");
+}
+
+/// Copies `req` and waits until the copy is no longer pending.
+pub async fn copy_and_wait(ec2: &dyn Ec2, req: CopyImageRequest) -> Image {
+    let copy = ec2.copy_image(req).await.unwrap();
+    wait_image(ec2, &copy).await
 }
