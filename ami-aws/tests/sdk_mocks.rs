@@ -961,6 +961,15 @@ async fn schedule_key_deletion_without_a_deletion_date() {
     assert_eq!(err.code(), ami_aws::INVALID_RESPONSE);
 }
 
+/// KMS's answer for `alias/gone`, an alias that does not exist.
+fn alias_gone() -> kmst::error::NotFoundException {
+    let message = "Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.";
+    kmst::error::NotFoundException::builder()
+        .message(message)
+        .meta(ec2_error("NotFoundException", message))
+        .build()
+}
+
 #[tokio::test]
 async fn cancel_key_deletion_sends_the_key_and_maps_not_found() {
     let ok = mock!(aws_sdk_kms::Client::cancel_key_deletion)
@@ -972,17 +981,7 @@ async fn cancel_key_deletion_sends_the_key_and_maps_not_found() {
         });
     let missing = mock!(aws_sdk_kms::Client::cancel_key_deletion)
         .match_requests(|r| r.key_id() == Some("alias/gone"))
-        .then_error(|| {
-            CancelKeyDeletionError::NotFoundException(
-                kmst::error::NotFoundException::builder()
-                    .message("Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.")
-                    .meta(ec2_error(
-                        "NotFoundException",
-                        "Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.",
-                    ))
-                    .build(),
-            )
-        });
+        .then_error(|| CancelKeyDeletionError::NotFoundException(alias_gone()));
     let kms = AwsKms::new(
         mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&ok, &missing]),
         me(),
@@ -1047,17 +1046,7 @@ async fn disable_key_sends_the_key_and_maps_not_found() {
         .then_output(|| DisableKeyOutput::builder().build());
     let missing = mock!(aws_sdk_kms::Client::disable_key)
         .match_requests(|r| r.key_id() == Some("alias/gone"))
-        .then_error(|| {
-            DisableKeyError::NotFoundException(
-                kmst::error::NotFoundException::builder()
-                    .message("Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.")
-                    .meta(ec2_error(
-                        "NotFoundException",
-                        "Alias arn:aws:kms:us-east-1:111122223333:alias/gone is not found.",
-                    ))
-                    .build(),
-            )
-        });
+        .then_error(|| DisableKeyError::NotFoundException(alias_gone()));
     let kms = AwsKms::new(
         mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&ok, &missing]),
         me(),
