@@ -103,6 +103,9 @@ mod sim;
 mod state;
 mod streams;
 
+#[cfg(feature = "server")]
+pub mod server;
+
 pub use builder::{Quotas, SimBuilder};
 pub use faults::{FaultPlan, Scope};
 pub use log::{Call, Op};
