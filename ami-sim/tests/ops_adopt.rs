@@ -384,3 +384,63 @@ async fn faults_do_not_change_the_outcome() {
     assert!(clean.contains("owner=222222222222"), "{clean}");
     assert!(clean.contains("<my key>"), "{clean}");
 }
+
+/// A consumer key of another Region is a blocker of the pre-flight, whether named by its ARN
+/// (which says its Region) or by an alias that only the target Region's KMS could resolve; and
+/// `adopt` then makes no CopyImage (AWS would accept it and the copy would turn `failed`).
+#[tokio::test(start_paused = true)]
+async fn a_destination_key_of_another_region_is_a_blocker_before_any_copy() {
+    let sim = sim(11);
+    let (image, _key) = cmk_image(&sim).await;
+    let spec = ShareSpec::new(image.clone())
+        .account(acct(CONSUMER))
+        .allow_copy(true);
+    share::share(&sim, &acct(OWNER), &us(), &spec)
+        .await
+        .unwrap();
+    // The consumer's key lives in us-east-1; the copy goes to eu-west-1.
+    let kms_us = sim.kms(&acct(CONSUMER), &us());
+    let us_key = must(|| kms_us.create_key_with_alias("mine-us", "wrong Region"))
+        .await;
+
+    let by_arn = AdoptOptions::new()
+        .target_region(eu())
+        .name("golden-adopted")
+        .kms_key(us_key.arn.clone());
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &by_arn)
+        .await
+        .unwrap();
+    assert_eq!(pre.blockers.len(), 1, "{pre}");
+    let b = &pre.blockers[0];
+    assert_eq!(b.kind, BlockerKind::Yours);
+    assert_eq!(b.error.code(), "InvalidParameterValue");
+    let msg = b.error.message();
+    assert!(msg.contains(us_key.arn.as_str()), "{msg}");
+    assert!(msg.contains("is in us-east-1"), "{msg}");
+    assert!(msg.contains("encrypted in eu-west-1"), "{msg}");
+
+    let copies_before = sim.call_count(Op::CopyImage);
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &image, by_arn)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameterValue");
+    assert_eq!(sim.call_count(Op::CopyImage), copies_before);
+
+    // By alias, the key is looked up in the target Region, where it does not exist.
+    let by_alias = AdoptOptions::new()
+        .target_region(eu())
+        .name("golden-adopted")
+        .kms_key("alias/mine-us".parse().unwrap());
+    let pre = preflight_adopt(&sim, &acct(CONSUMER), &us(), &image, &by_alias)
+        .await
+        .unwrap();
+    assert_eq!(pre.blockers.len(), 1, "{pre}");
+    assert_eq!(pre.blockers[0].kind, BlockerKind::Yours);
+    assert_eq!(pre.blockers[0].error.code(), "NotFoundException");
+    assert!(pre.blockers[0].error.message().contains("eu-west-1"));
+    let err = adopt(&sim, &acct(CONSUMER), &us(), &image, by_alias)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "NotFoundException");
+    assert_eq!(sim.call_count(Op::CopyImage), copies_before);
+}

@@ -25,7 +25,8 @@ use crate::model::{
     Tags,
 };
 use crate::rules::{
-    check_copy_image, check_key_access, check_name_available, CopyContext, KeyView, Membership,
+    check_copy_image, check_key_access, check_key_region, check_name_available, CopyContext,
+    KeyView, Membership,
 };
 
 use super::bake::check_tags;
@@ -383,27 +384,38 @@ pub async fn preflight_adopt(
                 )
             };
             if let Some(e) =
-                key_unusable(kms.as_ref(), &enc.key, consumer, &membership, unusable).await?
+                key_unusable(kms.as_ref(), &enc.key, consumer, &membership, None, unusable).await?
             {
                 pre.blockers.push(blocker(BlockerKind::KeyAccess, e));
             }
         }
     }
 
-    // The consumer's own key.
+    // The consumer's own key: it must be in the target Region (KMS keys are regional; AWS
+    // accepts the CopyImage and the copy turns `failed`), then usable there.
     if let Some(key_ref) = &opts.kms_key {
-        let key_region = key_ref.region().unwrap_or_else(|| target_region.clone());
-        let kms = connector.kms(consumer, &key_region)?;
-        let unusable = |e: &Error| {
-            format!(
-                "The key {key_ref} for the copy cannot be used by account {consumer} in {target_region}: {} Name a key of this account in {target_region}.",
-                e.message()
-            )
-        };
-        if let Some(e) =
-            key_unusable(kms.as_ref(), key_ref, consumer, &membership, unusable).await?
-        {
+        if let Err(e) = check_key_region(key_ref, None, &target_region) {
             pre.blockers.push(blocker(BlockerKind::Yours, e));
+        } else {
+            let kms = connector.kms(consumer, &target_region)?;
+            let unusable = |e: &Error| {
+                format!(
+                    "The key {key_ref} for the copy cannot be used by account {consumer} in {target_region}: {} Name a key of this account in {target_region}.",
+                    e.message()
+                )
+            };
+            let found = key_unusable(
+                kms.as_ref(),
+                key_ref,
+                consumer,
+                &membership,
+                Some(&target_region),
+                unusable,
+            )
+            .await?;
+            if let Some(e) = found {
+                pre.blockers.push(blocker(BlockerKind::Yours, e));
+            }
         }
     }
 
@@ -435,16 +447,21 @@ pub async fn preflight_adopt(
 
 /// Why `consumer` cannot use `key` for a copy, if it cannot: a key that is not enabled is judged
 /// by the consumer rules of KMS; a key that cannot be found or described gets its KMS code and
-/// the message `unusable` writes. Other errors (throttling past retries, transport) end the
+/// the message `unusable` writes; with a `destination`, a key found in another Region is refused
+/// by [`check_key_region`]. Other errors (throttling past retries, transport) end the
 /// pre-flight.
 async fn key_unusable(
     kms: &dyn Kms,
-    key: &KmsKeyRef,
+    key_ref: &KmsKeyRef,
     consumer: &AccountId,
     membership: &Membership,
+    destination: Option<&Region>,
     unusable: impl FnOnce(&Error) -> String,
 ) -> Result<Option<Error>> {
-    match retry_default("DescribeKey", || kms.describe_key(key.clone())).await {
+    match retry_default("DescribeKey", || kms.describe_key(key_ref.clone())).await {
+        Ok(key) if destination.is_some_and(|d| key.region != *d) => {
+            Ok(destination.and_then(|d| check_key_region(key_ref, Some(&key.region), d).err()))
+        }
         Ok(key) if key.state == KeyState::Enabled => Ok(None),
         Ok(key) => {
             let policy = KeyPolicy::default();

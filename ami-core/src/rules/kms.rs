@@ -7,7 +7,7 @@
 //! [`check_key_access`] gives the KMS error that explains why.
 
 use crate::error::{Error, Result};
-use crate::id::AccountId;
+use crate::id::{AccountId, KmsKeyRef, Region};
 use crate::model::{Grant, KeyManager, KeyPolicy, KeyState, KmsAction, KmsKey};
 
 use super::Membership;
@@ -114,6 +114,39 @@ pub fn check_key_access(
         "AccessDeniedException",
         format!(
             "User: arn:aws:iam::{account}:root is not authorized to perform: {action} on resource: {arn} because no resource-based policy allows the {action} action: {fix}."
+        ),
+    ))
+}
+
+/// `Ok` if a key used where data is encrypted in `destination` (a copy's target key, a
+/// launch's volume key) is in that Region. KMS keys are regional: AWS accepts such a CopyImage
+/// and the copy then turns `failed`, so callers check before spending the call.
+///
+/// `key` is the reference as given; `key_region` is the Region the key was found in, if it was
+/// described (an alias or a bare key id names no Region until then). A multi-Region key needs
+/// its replica in `destination`, named by the replica's ARN. The error is
+/// `InvalidParameterValue` naming the key, its Region and the destination.
+pub fn check_key_region(
+    key: &KmsKeyRef,
+    key_region: Option<&Region>,
+    destination: &Region,
+) -> Result<()> {
+    let named = key.region();
+    let Some(region) = key_region.or(named.as_ref()) else {
+        return Ok(());
+    };
+    if region == destination {
+        return Ok(());
+    }
+    let replica = if key.is_multi_region() {
+        format!(" (for a multi-Region key, name its replica in {destination})")
+    } else {
+        String::new()
+    };
+    Err(Error::from_code(
+        "InvalidParameterValue",
+        format!(
+            "key {key} is in {region}, but the data is encrypted in {destination}: KMS keys are regional; name a key of {destination}{replica}"
         ),
     ))
 }

@@ -123,7 +123,7 @@ pub use deregister::{
 };
 pub use describe::{check_describe_images, image_listed};
 pub use disable::{check_disable_image, check_enable_image};
-pub use kms::{check_key_access, key_allows, key_allows_all, KeyView};
+pub use kms::{check_key_access, check_key_region, key_allows, key_allows_all, KeyView};
 pub use launch::{check_launch, check_launch_keys, launch_failure_reason, LaunchContext};
 pub use names::{
     check_name_available, validate_description, validate_image_name, DESCRIPTION_MAX_LEN,

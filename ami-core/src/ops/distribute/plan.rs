@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::id::{AccountId, ClientToken, KmsKeyRef, Region, SnapshotId};
 use crate::model::{Encryption, ImageState, KeyManager, KeyState, LaunchPermission, Tags};
 use crate::ops::retry::{hash_str, mix, retry, RetryPolicy};
-use crate::rules::{check_name_available, validate_image_name};
+use crate::rules::{check_key_region, check_name_available, validate_image_name};
 use crate::time::Timestamp;
 
 /// The tag every copy and snapshot of a run carries: its run id. Rollback uses it to find
@@ -449,14 +449,9 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
                 at(format!("the copy is shared but {k} is an AWS managed key, which cannot be shared; give a customer managed key for {}", d.region)),
             )),
             Some(k) => {
-                if let Some(r) = k.region() {
-                    if r != d.region {
-                        problems.push(problem(
-                            "InvalidParameterValue",
-                            at(format!("key {k} is in {r}, but the copy is made in {}; a copy must use a key of its own Region (or a multi-Region replica there)", d.region)),
-                        ));
-                        continue;
-                    }
+                if let Err(e) = check_key_region(k, None, &d.region) {
+                    problems.push(problem(e.code(), at(e.message())));
+                    continue;
                 }
                 let kms = match connector.kms(&d.account, &d.region) {
                     Ok(k) => k,
@@ -478,11 +473,8 @@ pub async fn plan(connector: &dyn Connector, spec: &DistributionSpec) -> Result<
                                 at(format!("key {k} is {:?}; enable it or choose another key", key.state)),
                             ));
                         }
-                        if key.region != d.region {
-                            problems.push(problem(
-                                "InvalidParameterValue",
-                                at(format!("key {k} is in {}, not {}", key.region, d.region)),
-                            ));
+                        if let Err(e) = check_key_region(k, Some(&key.region), &d.region) {
+                            problems.push(problem(e.code(), at(e.message())));
                         }
                         if key.manager == KeyManager::Aws && shared {
                             problems.push(problem(
