@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::id::{IdError, ImageId};
+use crate::id::{IdError, ImageId, InstanceId};
 use crate::model::StateReason;
 
 /// An AWS error code and message, verbatim.
@@ -94,6 +94,16 @@ pub enum Error {
         /// The image.
         image_id: ImageId,
         /// AWS's state reason.
+        reason: StateReason,
+    },
+    /// An instance ended (`shutting-down` or `terminated`) before it was `running`: AWS
+    /// accepted the launch and the instance failed later, for example because a KMS key of
+    /// its image's snapshots cannot be used (`Client.InternalError`).
+    #[error("instance {instance_id} did not start: {} ({})", reason.message, reason.code)]
+    LaunchFailed {
+        /// The instance.
+        instance_id: InstanceId,
+        /// AWS's state reason (`Client.InternalError`, `Server.InsufficientInstanceCapacity`, ...).
         reason: StateReason,
     },
     /// A wait ran out of time.
@@ -241,13 +251,14 @@ impl Error {
     }
 
     /// The AWS code, or a stable pseudo-code for errors that did not come from AWS
-    /// (`Transport`, `ImageFailed`, `Timeout`, `Workflow`, `Journal`).
+    /// (`Transport`, `ImageFailed`, `LaunchFailed`, `Timeout`, `Workflow`, `Journal`).
     pub fn code(&self) -> &str {
         match self.service_error() {
             Some(se) => &se.code,
             None => match self {
                 Error::Transport { .. } => "Transport",
                 Error::ImageFailed { .. } => "ImageFailed",
+                Error::LaunchFailed { .. } => "LaunchFailed",
                 Error::Timeout { .. } => "Timeout",
                 Error::Workflow { .. } => "Workflow",
                 Error::Journal { .. } => "Journal",

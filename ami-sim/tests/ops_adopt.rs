@@ -400,8 +400,7 @@ async fn a_destination_key_of_another_region_is_a_blocker_before_any_copy() {
         .unwrap();
     // The consumer's key lives in us-east-1; the copy goes to eu-west-1.
     let kms_us = sim.kms(&acct(CONSUMER), &us());
-    let us_key = must(|| kms_us.create_key_with_alias("mine-us", "wrong Region"))
-        .await;
+    let us_key = must(|| kms_us.create_key_with_alias("mine-us", "wrong Region")).await;
 
     let by_arn = AdoptOptions::new()
         .target_region(eu())

@@ -243,3 +243,58 @@ async fn the_same_calls_give_the_same_log() {
     }
     assert_eq!(run().await, run().await);
 }
+
+/// A launch AWS accepts from an image whose key is disabled fails later; `wait_for_running`
+/// turns that into `Error::LaunchFailed` with AWS's state reason (`Client.InternalError`, the
+/// KMS cause in the message) instead of a generic state error, and `Ok` once the key is back.
+#[tokio::test(start_paused = true)]
+async fn wait_for_running_surfaces_the_launch_failure_reason() {
+    use ami_core::api::RunInstancesRequest;
+    use ami_core::ops::wait::{wait_for_running, WaitOptions};
+    use ami_core::Error;
+
+    let w = world(29);
+    let ec2 = w.sim.ec2(&w.a, &w.r1);
+    let kms = w.sim.kms(&w.a, &w.r1);
+    let key = key_with_alias(&*kms, "app").await;
+    let image = encrypted_image(&w, &*ec2, &key, "enc-app").await;
+    kms.disable_key(key.arn.clone()).await.unwrap();
+
+    let id = ec2
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let err = wait_for_running(&*ec2, &id, &WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "LaunchFailed");
+    match err {
+        Error::LaunchFailed {
+            instance_id,
+            reason,
+        } => {
+            assert_eq!(instance_id, id);
+            assert_eq!(reason.code, "Client.InternalError");
+            assert!(
+                reason.message.contains("DisabledException"),
+                "{}",
+                reason.message
+            );
+        }
+        other => panic!("expected LaunchFailed, got {other:?}"),
+    }
+
+    kms.enable_key(key.arn.clone()).await.unwrap();
+    let id = ec2
+        .run_instances(RunInstancesRequest::new(image))
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    let inst = wait_for_running(&*ec2, &id, &WaitOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(inst.state, InstanceState::Running);
+}

@@ -596,6 +596,26 @@ impl DescribeSnapshotsRequest {
         self.filters.push(f);
         self
     }
+    /// Adds an owner (`self`, `amazon` or an account id).
+    pub fn owner(mut self, o: Owner) -> Self {
+        self.owners.push(o);
+        self
+    }
+    /// Adds an account that must be allowed to create volumes from the snapshots.
+    pub fn restorable_by(mut self, a: AccountId) -> Self {
+        self.restorable_by.push(a);
+        self
+    }
+    /// Sets the page size (AWS: 5 to 1,000 when no ids are given).
+    pub fn max_results(mut self, n: u32) -> Self {
+        self.max_results = Some(n);
+        self
+    }
+    /// Sets the token of the page to fetch.
+    pub fn next_token(mut self, t: impl Into<String>) -> Self {
+        self.next_token = Some(t.into());
+        self
+    }
 }
 
 /// CreateKey.

@@ -383,8 +383,15 @@ pub async fn preflight_adopt(
                     e.message()
                 )
             };
-            if let Some(e) =
-                key_unusable(kms.as_ref(), &enc.key, consumer, &membership, None, unusable).await?
+            if let Some(e) = key_unusable(
+                kms.as_ref(),
+                &enc.key,
+                consumer,
+                &membership,
+                None,
+                unusable,
+            )
+            .await?
             {
                 pre.blockers.push(blocker(BlockerKind::KeyAccess, e));
             }

@@ -442,6 +442,38 @@ pub async fn wait_for_instance_state(
     .await
 }
 
+/// Waits until `instance` is `running` and returns it as last described.
+///
+/// A launch AWS accepted can still fail: the instance goes `pending` → `shutting-down` →
+/// `terminated` with a state reason (`Client.InternalError` when a KMS key of the image's
+/// snapshots cannot be used, with the KMS cause in the message). That ends the wait at once
+/// with [`Error::LaunchFailed`] carrying the reason. A stop or termination by someone else
+/// without a reason ends it with `IncorrectInstanceState`; otherwise as
+/// [`wait_for_instance_state`].
+pub async fn wait_for_running(
+    ec2: &dyn Ec2,
+    instance: &InstanceId,
+    opts: &WaitOptions,
+) -> Result<Instance> {
+    let what = format!("instance {instance} to be running in {}", ec2.region());
+    poll_until(&what, instance.as_str(), opts, || async {
+        let inst = ec2.describe_instance(instance).await?;
+        if matches!(
+            inst.state,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        ) {
+            if let Some(reason) = &inst.state_reason {
+                return Err(Error::LaunchFailed {
+                    instance_id: inst.id.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        instance_poll(inst, InstanceState::Running)
+    })
+    .await
+}
+
 fn instance_poll(inst: Instance, target: InstanceState) -> Result<Poll<Instance>> {
     if inst.state == target {
         return Ok(Poll::Ready(inst));
