@@ -217,21 +217,7 @@ pub(crate) fn image_from_sdk(i: &sdk::Image, region: &Region, keys: &KeyManagers
             delete_on_termination: ebs.delete_on_termination().unwrap_or(false),
         });
     }
-    let product_codes = i
-        .product_codes()
-        .iter()
-        .filter_map(|p| {
-            let kind = match p.product_code_type()? {
-                sdk::ProductCodeValues::Marketplace => ProductCodeType::Marketplace,
-                sdk::ProductCodeValues::Devpay => ProductCodeType::Devpay,
-                _ => ProductCodeType::Marketplace,
-            };
-            Some(ProductCode {
-                id: p.product_code_id()?.to_owned(),
-                kind,
-            })
-        })
-        .collect();
+    let product_codes = i.product_codes().iter().filter_map(product_code).collect();
     Ok(Image {
         state: image_state(i.state(), &id),
         region: region.clone(),
@@ -361,7 +347,22 @@ pub(crate) fn instance_from_sdk(
         state_reason: state_reason(i.state_reason()),
         launch_time: timestamp(i.launch_time()),
         volumes: attached,
+        product_codes: i.product_codes().iter().filter_map(product_code).collect(),
         tags: tags_from_sdk(i.tags()),
+    })
+}
+
+/// A product code as the model's (images and instances share the SDK type); `None` when the
+/// answer lacks its id or type.
+fn product_code(p: &sdk::ProductCode) -> Option<ProductCode> {
+    let kind = match p.product_code_type()? {
+        sdk::ProductCodeValues::Marketplace => ProductCodeType::Marketplace,
+        sdk::ProductCodeValues::Devpay => ProductCodeType::Devpay,
+        _ => ProductCodeType::Marketplace,
+    };
+    Some(ProductCode {
+        id: p.product_code_id()?.to_owned(),
+        kind,
     })
 }
 

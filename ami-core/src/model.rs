@@ -502,6 +502,10 @@ pub struct Instance {
     pub launch_time: Timestamp,
     /// Attached EBS volumes; the first is the root.
     pub volumes: Vec<AttachedVolume>,
+    /// The product codes it carries from its image (Marketplace images), as DescribeInstances
+    /// answers `productCodes`.
+    #[serde(default)]
+    pub product_codes: Vec<ProductCode>,
     /// Tags.
     pub tags: Tags,
 }

@@ -20,6 +20,7 @@ fn instance(state: InstanceState) -> Instance {
         state_reason: None,
         launch_time: Timestamp::EPOCH,
         volumes: vec![],
+        product_codes: Vec::new(),
         tags: Default::default(),
     }
 }

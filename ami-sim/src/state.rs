@@ -101,7 +101,6 @@ impl VolData {
 pub(crate) struct InstRec {
     pub inst: Instance,
     pub data: Vec<VolData>,
-    pub product_codes: Vec<ProductCode>,
     pub architecture: String,
     /// Bumped on every state change, so stale transition events are ignored.
     pub generation: u64,

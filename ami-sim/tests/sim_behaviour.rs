@@ -673,3 +673,32 @@ async fn deregistering_a_pending_copy_stops_it() {
     // The snapshot is free to delete now.
     far.delete_snapshot(snap).await.unwrap();
 }
+
+/// An instance carries its image's product codes (DescribeInstances `productCodes`), so a
+/// Marketplace launch is recognisable from the instance alone; an Amazon image has none.
+#[tokio::test(start_paused = true)]
+async fn instances_carry_their_images_product_codes() {
+    let w = world(231);
+    let ec2 = w.sim.ec2(&w.a, &w.r1);
+    let mp = w.sim.marketplace_image(&w.r1, "hardened-linux").unwrap();
+    let codes = ec2.describe_image(&mp).await.unwrap().product_codes;
+    assert!(!codes.is_empty());
+    let i = ec2
+        .run_instances(RunInstancesRequest::new(mp))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(i.product_codes, codes);
+    assert_eq!(
+        ec2.describe_instance(&i.id).await.unwrap().product_codes,
+        codes
+    );
+
+    let base = w.sim.amazon_image(&w.r1, "al2023").unwrap();
+    let plain = ec2
+        .run_instances(RunInstancesRequest::new(base))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(plain.product_codes.is_empty());
+}

@@ -300,6 +300,7 @@ fn instance(n: usize, region: &Region) -> Instance {
             encryption: None,
             delete_on_termination: true,
         }],
+        product_codes: Vec::new(),
         tags,
     }
 }

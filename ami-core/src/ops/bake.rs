@@ -384,6 +384,7 @@ mod tests {
             state_reason: None,
             launch_time: Timestamp::EPOCH,
             volumes: vec![],
+            product_codes: Vec::new(),
             tags: Tags::new(),
         }
     }

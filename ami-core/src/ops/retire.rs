@@ -954,6 +954,7 @@ mod tests {
             state_reason: None,
             launch_time: VirtualClock::DEFAULT_EPOCH,
             volumes: vec![],
+            product_codes: Vec::new(),
             tags: Tags::new(),
         }
     }

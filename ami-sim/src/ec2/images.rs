@@ -259,7 +259,7 @@ impl State {
                 .concat(),
                 &req.snapshot_tags,
                 data.flushed.clone(),
-                inst.product_codes.clone(),
+                inst.inst.product_codes.clone(),
             );
             total += vol.size_gib;
             devices.push(BlockDevice {
@@ -290,7 +290,7 @@ impl State {
             root_device_name: root,
             architecture: inst.architecture.clone(),
             // AWS: §5 "Product codes": CreateImage from a Marketplace instance keeps the codes.
-            product_codes: inst.product_codes.clone(),
+            product_codes: inst.inst.product_codes.clone(),
             tags: req.image_tags,
             creation_time: cx.now,
             deprecation_time: None,

@@ -315,6 +315,8 @@ impl State {
                 state_reason: None,
                 launch_time: cx.now,
                 volumes,
+                // AWS: §5 "Product codes": an instance carries its image's product codes.
+                product_codes: product_codes.clone(),
                 tags: req.tags.clone(),
             };
             let (after, state, reason) = match &key_failure {
@@ -330,7 +332,6 @@ impl State {
                 Box::new(InstRec {
                     inst: inst.clone(),
                     data,
-                    product_codes: product_codes.clone(),
                     architecture: architecture.clone(),
                     generation: 0,
                     visible_at: cx.now.add(self.lag),
