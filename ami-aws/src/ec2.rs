@@ -224,6 +224,19 @@ impl Ec2 for AwsEc2 {
                     .build(),
             );
         }
+        for v in &req.encrypt_volumes {
+            mappings.push(
+                sdk::BlockDeviceMapping::builder()
+                    .device_name(&v.device_name)
+                    .ebs(
+                        sdk::EbsBlockDevice::builder()
+                            .encrypted(true)
+                            .set_kms_key_id(v.kms_key_id.as_ref().map(|k| k.as_str().to_owned()))
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
         let resp = self
             .client
             .run_instances()

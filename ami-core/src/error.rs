@@ -164,6 +164,7 @@ const CODE_TABLE: &[(&str, Classify)] = &[
     // Invalid parameters.
     ("InvalidParameter", Error::InvalidParameter),
     ("InvalidParameterValue", Error::InvalidParameter),
+    ("InvalidBlockDeviceMapping", Error::InvalidParameter),
     ("InvalidParameterDependency", Error::InvalidParameter),
     ("InvalidParameterCombination", Error::InvalidParameter),
     ("MissingParameter", Error::InvalidParameter),

@@ -702,3 +702,71 @@ async fn instances_carry_their_images_product_codes() {
         .remove(0);
     assert!(plain.product_codes.is_empty());
 }
+
+/// RunInstances can encrypt the image's root volume (`BlockDeviceMapping.Ebs.Encrypted`, with
+/// or without `KmsKeyId`); an image made from that instance is encrypted the same way, so an
+/// `aws/ebs` image needs no copy. A device the image lacks is `InvalidBlockDeviceMapping`, an
+/// unknown key `NotFoundException`, and neither launches anything.
+#[tokio::test(start_paused = true)]
+async fn run_instances_encrypts_the_root_volume_at_launch() {
+    use ami_core::{KeyManager, KmsKeyRef};
+    let w = world(232);
+    let ec2 = w.sim.ec2(&w.a, &w.r1);
+    let kms = w.sim.kms(&w.a, &w.r1);
+    let base = w.sim.amazon_image(&w.r1, "al2023").unwrap();
+
+    // The default EBS key.
+    let i = ec2
+        .run_instances(RunInstancesRequest::new(base.clone()).encrypt_volume("/dev/xvda", None))
+        .await
+        .unwrap()
+        .remove(0);
+    let ebs = kms.describe_key(KmsKeyRef::aws_ebs_alias()).await.unwrap();
+    let enc = i.volumes[0].encryption.clone().expect("encrypted root");
+    assert_eq!(enc.key, ebs.arn);
+    assert_eq!(enc.manager, KeyManager::Aws);
+    wait_instance(&*ec2, &i.id, InstanceState::Running).await;
+    let img = ec2
+        .create_image(CreateImageRequest::new(i.id.clone(), "root-aws-ebs"))
+        .await
+        .unwrap();
+    let img = wait_image(&*ec2, &img).await;
+    assert_eq!(img.state, ImageState::Available);
+    assert_eq!(img.kms_keys()[0].key, ebs.arn);
+
+    // A customer managed key.
+    let key = key_with_alias(&*kms, "root").await;
+    let i = ec2
+        .run_instances(
+            RunInstancesRequest::new(base.clone())
+                .encrypt_volume("/dev/xvda", Some(key.arn.clone())),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let enc = i.volumes[0].encryption.clone().expect("encrypted root");
+    assert_eq!(enc.key, key.arn);
+    assert_eq!(enc.manager, KeyManager::Customer);
+
+    // Refusals change nothing.
+    let before = w.sim.inspect_instances().len();
+    let e = ec2
+        .run_instances(RunInstancesRequest::new(base.clone()).encrypt_volume("/dev/sdz", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidBlockDeviceMapping");
+    assert!(
+        e.message().contains("/dev/sdz") && e.message().contains("/dev/xvda"),
+        "{}",
+        e.message()
+    );
+    let e = ec2
+        .run_instances(
+            RunInstancesRequest::new(base)
+                .encrypt_volume("/dev/xvda", Some(key_ref("alias/never-made"))),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "NotFoundException");
+    assert_eq!(w.sim.inspect_instances().len(), before);
+}

@@ -36,8 +36,9 @@ pub use ext::{Ec2Ext, KmsExt};
 pub use request::{
     CopyImageRequest, CreateGrantRequest, CreateImageRequest, CreateKeyRequest,
     DeregisterImageRequest, DescribeImagesRequest, DescribeInstancesRequest,
-    DescribeSnapshotsRequest, ExecutableBy, Filter, InstanceStateChange, Owner, Page,
-    PermissionChanges, RegisterBlockDevice, RegisterImageRequest, RunInstancesRequest, VolumeSpec,
+    DescribeSnapshotsRequest, EncryptVolume, ExecutableBy, Filter, InstanceStateChange, Owner,
+    Page, PermissionChanges, RegisterBlockDevice, RegisterImageRequest, RunInstancesRequest,
+    VolumeSpec,
 };
 
 use crate::error::Result;

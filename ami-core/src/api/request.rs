@@ -232,8 +232,22 @@ pub struct RunInstancesRequest {
     pub tags: Tags,
     /// Extra EBS volumes beyond the image's block devices.
     pub extra_volumes: Vec<VolumeSpec>,
+    /// Volumes of the image's own devices to encrypt at launch
+    /// (`BlockDeviceMapping.N.Ebs.Encrypted=true`, with `KmsKeyId` when a key is named).
+    pub encrypt_volumes: Vec<EncryptVolume>,
     /// Idempotency token.
     pub client_token: Option<ClientToken>,
+}
+
+/// One of the image's devices whose volume a launch encrypts: with `kms_key_id`, or with the
+/// account's default EBS key (`alias/aws/ebs` unless changed) when `None`. A volume whose
+/// snapshot is already encrypted is re-encrypted under the named key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptVolume {
+    /// The image's device, e.g. `/dev/xvda` (the root device of most Linux images).
+    pub device_name: String,
+    /// The key; `None`: the default EBS key.
+    pub kms_key_id: Option<KmsKeyRef>,
 }
 
 impl RunInstancesRequest {
@@ -245,8 +259,24 @@ impl RunInstancesRequest {
             count: 1,
             tags: Tags::new(),
             extra_volumes: Vec::new(),
+            encrypt_volumes: Vec::new(),
             client_token: None,
         }
+    }
+    /// Encrypts the volume of the image's device `device_name` (its root device, say
+    /// `/dev/xvda`) at launch, under `key` or the default EBS key. An image made from such an
+    /// instance has encrypted snapshots: this is how an image under `aws/ebs` is made without
+    /// a copy. A device the image does not have is refused with `InvalidBlockDeviceMapping`.
+    pub fn encrypt_volume(
+        mut self,
+        device_name: impl Into<String>,
+        key: Option<KmsKeyRef>,
+    ) -> Self {
+        self.encrypt_volumes.push(EncryptVolume {
+            device_name: device_name.into(),
+            kms_key_id: key,
+        });
+        self
     }
     /// Sets the instance type.
     pub fn instance_type(mut self, t: impl Into<String>) -> Self {

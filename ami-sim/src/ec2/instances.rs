@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ami_core::api::{DescribeInstancesRequest, InstanceStateChange, Page, RunInstancesRequest};
 use ami_core::lifecycle::{instance_transition, CreateImageEffect, InstanceEvent};
-use ami_core::model::AttachedVolume;
+use ami_core::model::{AttachedVolume, Encryption};
 use ami_core::rules::{self, LaunchContext};
 use ami_core::{Instance, InstanceId, InstanceState, Result};
 
@@ -256,6 +256,36 @@ impl State {
             };
             extra_enc.push(enc);
         }
+        // Launch-time encryption of the image's own devices: every named device must be one
+        // of the image's, and its key is resolved before anything is created.
+        // AWS: §3 "Encryption rules": `Encrypted=true` on a mapping of the image's device
+        // encrypts its volume (under `KmsKeyId`, else the default EBS key); an encrypted
+        // snapshot's volume is re-encrypted under the named key.
+        let mut launch_enc: Vec<Option<Encryption>> = vec![None; block_devices.len()];
+        for ev in &req.encrypt_volumes {
+            let Some(pos) = block_devices
+                .iter()
+                .position(|bd| bd.device_name == ev.device_name)
+            else {
+                let devices: Vec<&str> = block_devices
+                    .iter()
+                    .map(|bd| bd.device_name.as_str())
+                    .collect();
+                return Err(err(
+                    "InvalidBlockDeviceMapping",
+                    format!(
+                        "The device {} is not a device of image {image_id} (its devices: {}); name one of them, or add a new volume with an extra volume",
+                        ev.device_name,
+                        devices.join(", ")
+                    ),
+                ));
+            };
+            let id = match &ev.kms_key_id {
+                Some(k) => self.resolve_key(cx.account, cx.region, k, cx.now)?,
+                None => self.ensure_default_key(cx.account, cx.region, cx.now),
+            };
+            launch_enc[pos] = self.encryption_of(&id);
+        }
         // Sized up front: no vector grows while the instances are made.
         let mut out = Vec::with_capacity(req.count as usize);
         let per_instance = block_devices.len() + req.extra_volumes.len();
@@ -263,8 +293,9 @@ impl State {
             let id = self.new_instance_id();
             let mut volumes = Vec::with_capacity(per_instance);
             let mut data = Vec::with_capacity(per_instance);
-            for bd in &block_devices {
+            for (bd, at_launch) in block_devices.iter().zip(&launch_enc) {
                 let enc = match &bd.encryption {
+                    _ if at_launch.is_some() => at_launch.clone(),
                     None => None,
                     Some(e) => {
                         if owned {
