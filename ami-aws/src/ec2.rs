@@ -38,6 +38,8 @@ pub struct AwsEc2 {
     account: AccountId,
     region: Region,
     keys: KeyManagerResolver,
+    /// Every changing call is sent with `DryRun=true`.
+    dry_run: bool,
 }
 
 impl AwsEc2 {
@@ -51,6 +53,7 @@ impl AwsEc2 {
             client,
             account,
             region,
+            dry_run: false,
         }
     }
 
@@ -206,6 +209,13 @@ impl Ec2 for AwsEc2 {
         &self.region
     }
 
+    fn dry_run(&self) -> std::sync::Arc<dyn Ec2> {
+        std::sync::Arc::new(AwsEc2 {
+            dry_run: true,
+            ..self.clone()
+        })
+    }
+
     async fn run_instances(&self, req: RunInstancesRequest) -> Result<Vec<Instance>> {
         let count = convert::to_i32("count", req.count)?;
         let mut mappings = Vec::new();
@@ -240,6 +250,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .run_instances()
+            .dry_run(self.dry_run)
             .image_id(req.image_id.as_str())
             .instance_type(sdk::InstanceType::from(req.instance_type.as_str()))
             .min_count(count)
@@ -284,6 +295,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .stop_instances()
+            .dry_run(self.dry_run)
             .set_instance_ids(self::ids(&ids))
             .send()
             .await
@@ -298,6 +310,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .start_instances()
+            .dry_run(self.dry_run)
             .set_instance_ids(self::ids(&ids))
             .send()
             .await
@@ -311,6 +324,7 @@ impl Ec2 for AwsEc2 {
     async fn reboot_instances(&self, ids: Vec<InstanceId>) -> Result<()> {
         self.client
             .reboot_instances()
+            .dry_run(self.dry_run)
             .set_instance_ids(self::ids(&ids))
             .send()
             .await
@@ -322,6 +336,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .terminate_instances()
+            .dry_run(self.dry_run)
             .set_instance_ids(self::ids(&ids))
             .send()
             .await
@@ -336,6 +351,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .create_image()
+            .dry_run(self.dry_run)
             .instance_id(req.instance_id.as_str())
             .name(req.name)
             .set_description(req.description)
@@ -354,6 +370,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .copy_image()
+            .dry_run(self.dry_run)
             .source_region(req.source_region.as_str())
             .source_image_id(req.source_image_id.as_str())
             .name(req.name)
@@ -395,6 +412,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .register_image()
+            .dry_run(self.dry_run)
             .name(req.name)
             .set_description(req.description)
             .architecture(sdk::ArchitectureValues::from(req.architecture.as_str()))
@@ -442,6 +460,7 @@ impl Ec2 for AwsEc2 {
         let resp = self
             .client
             .deregister_image()
+            .dry_run(self.dry_run)
             .image_id(req.image_id.as_str())
             .set_delete_associated_snapshots(req.delete_associated_snapshots.then_some(true))
             .send()
@@ -482,6 +501,7 @@ impl Ec2 for AwsEc2 {
             .build();
         self.client
             .modify_image_attribute()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .launch_permission(mods)
             .send()
@@ -493,6 +513,7 @@ impl Ec2 for AwsEc2 {
     async fn reset_launch_permissions(&self, image: ImageId) -> Result<()> {
         self.client
             .reset_image_attribute()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .attribute(sdk::ResetImageAttributeName::LaunchPermission)
             .send()
@@ -504,6 +525,7 @@ impl Ec2 for AwsEc2 {
     async fn cancel_image_launch_permission(&self, image: ImageId) -> Result<()> {
         self.client
             .cancel_image_launch_permission()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .send()
             .await
@@ -514,6 +536,7 @@ impl Ec2 for AwsEc2 {
     async fn modify_image_description(&self, image: ImageId, description: String) -> Result<()> {
         self.client
             .modify_image_attribute()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .description(sdk::AttributeValue::builder().value(description).build())
             .send()
@@ -525,6 +548,7 @@ impl Ec2 for AwsEc2 {
     async fn enable_image_deprecation(&self, image: ImageId, at: Timestamp) -> Result<()> {
         self.client
             .enable_image_deprecation()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .deprecate_at(convert::datetime(at))
             .send()
@@ -536,6 +560,7 @@ impl Ec2 for AwsEc2 {
     async fn disable_image_deprecation(&self, image: ImageId) -> Result<()> {
         self.client
             .disable_image_deprecation()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .send()
             .await
@@ -550,6 +575,7 @@ impl Ec2 for AwsEc2 {
     ) -> Result<()> {
         self.client
             .enable_image_deregistration_protection()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .with_cooldown(with_cooldown)
             .send()
@@ -561,6 +587,7 @@ impl Ec2 for AwsEc2 {
     async fn disable_image_deregistration_protection(&self, image: ImageId) -> Result<()> {
         self.client
             .disable_image_deregistration_protection()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .send()
             .await
@@ -571,6 +598,7 @@ impl Ec2 for AwsEc2 {
     async fn disable_image(&self, image: ImageId) -> Result<()> {
         self.client
             .disable_image()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .send()
             .await
@@ -581,6 +609,7 @@ impl Ec2 for AwsEc2 {
     async fn enable_image(&self, image: ImageId) -> Result<()> {
         self.client
             .enable_image()
+            .dry_run(self.dry_run)
             .image_id(image.as_str())
             .send()
             .await
@@ -607,6 +636,7 @@ impl Ec2 for AwsEc2 {
     async fn enable_image_block_public_access(&self) -> Result<()> {
         self.client
             .enable_image_block_public_access()
+            .dry_run(self.dry_run)
             .image_block_public_access_state(
                 sdk::ImageBlockPublicAccessEnabledState::BlockNewSharing,
             )
@@ -619,6 +649,7 @@ impl Ec2 for AwsEc2 {
     async fn disable_image_block_public_access(&self) -> Result<()> {
         self.client
             .disable_image_block_public_access()
+            .dry_run(self.dry_run)
             .send()
             .await
             .map_err(map_sdk_error)?;
@@ -629,6 +660,7 @@ impl Ec2 for AwsEc2 {
         let resources: Vec<String> = resources.iter().map(|r| r.to_string()).collect();
         self.client
             .create_tags()
+            .dry_run(self.dry_run)
             .set_resources(Some(resources))
             .set_tags(Some(convert::tags_to_sdk(&tags)))
             .send()
@@ -645,6 +677,7 @@ impl Ec2 for AwsEc2 {
             .collect();
         self.client
             .delete_tags()
+            .dry_run(self.dry_run)
             .set_resources(Some(resources))
             .set_tags(Some(tags))
             .send()
@@ -688,6 +721,7 @@ impl Ec2 for AwsEc2 {
     async fn delete_snapshot(&self, id: SnapshotId) -> Result<()> {
         self.client
             .delete_snapshot()
+            .dry_run(self.dry_run)
             .snapshot_id(id.as_str())
             .send()
             .await
@@ -721,6 +755,7 @@ impl Ec2 for AwsEc2 {
         let call = self
             .client
             .modify_snapshot_attribute()
+            .dry_run(self.dry_run)
             .snapshot_id(id.as_str())
             .attribute(sdk::SnapshotAttributeName::CreateVolumePermission);
         // AWS takes either OperationType + UserId.N/UserGroup.N or CreateVolumePermission

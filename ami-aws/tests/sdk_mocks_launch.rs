@@ -1,12 +1,16 @@
-//! RunInstances on a mocked SDK client: launch-time encryption of the image's devices is sent
-//! as `BlockDeviceMapping.N.Ebs.Encrypted` / `KmsKeyId`, and an instance's product codes are
-//! read from the answer.
+//! RunInstances and dry runs on a mocked SDK client: launch-time encryption of the image's
+//! devices is sent as `BlockDeviceMapping.N.Ebs.Encrypted` / `KmsKeyId`, an instance's product
+//! codes are read from the answer, and a dry-run client sends `DryRun=true` on changing calls
+//! and reads `DryRunOperation` as `Error::DryRun`.
 
 use ami_aws::AwsEc2;
 use ami_core::api::RunInstancesRequest;
 use ami_core::model::ProductCodeType;
-use ami_core::{AccountId, Ec2, ImageId, KmsKeyRef, Region};
+use ami_core::{AccountId, Ec2, Error, ImageId, KmsKeyRef, Region};
+use aws_sdk_ec2::error::ErrorMetadata;
+use aws_sdk_ec2::operation::create_image::CreateImageError;
 use aws_sdk_ec2::operation::describe_volumes::DescribeVolumesOutput;
+use aws_sdk_ec2::operation::run_instances::RunInstancesError;
 use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types as ec2t;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
@@ -77,4 +81,62 @@ async fn launch_encryption_is_sent_as_block_device_mappings() {
     assert_eq!(out[0].product_codes.len(), 1);
     assert_eq!(out[0].product_codes[0].id, "prod-abc123");
     assert_eq!(out[0].product_codes[0].kind, ProductCodeType::Marketplace);
+}
+
+#[tokio::test]
+async fn a_dry_run_client_sends_dry_run_and_reads_dry_run_operation() {
+    let dry_error = || {
+        ErrorMetadata::builder()
+            .code("DryRunOperation")
+            .message("Request would have succeeded, but DryRun flag is set.")
+            .build()
+    };
+    let run = mock!(aws_sdk_ec2::Client::run_instances)
+        .match_requests(|r| r.dry_run() == Some(true))
+        .then_error(move || RunInstancesError::generic(dry_error()));
+    let create = mock!(aws_sdk_ec2::Client::create_image)
+        .match_requests(|r| {
+            r.dry_run() == Some(true) && r.instance_id() == Some("i-0123456789abcdef0")
+        })
+        .then_error(move || CreateImageError::generic(dry_error()));
+    let real = mock!(aws_sdk_ec2::Client::run_instances)
+        .match_requests(|r| r.dry_run() == Some(false))
+        .then_output(launched);
+    let volumes = mock!(aws_sdk_ec2::Client::describe_volumes)
+        .then_output(|| DescribeVolumesOutput::builder().build());
+    let ec2 = AwsEc2::new(
+        mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            [&run, &create, &real, &volumes]
+        ),
+        me(),
+        region(),
+    );
+    let image = ImageId::parse("ami-0123456789abcdef0").unwrap();
+    let dry = ec2.dry_run();
+    let e = dry
+        .run_instances(RunInstancesRequest::new(image.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::DryRun(_)), "{e:?}");
+    assert_eq!(e.code(), "DryRunOperation");
+    let e = dry
+        .create_image(ami_core::api::CreateImageRequest::new(
+            ami_core::InstanceId::parse("i-0123456789abcdef0").unwrap(),
+            "app",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "DryRunOperation");
+    assert_eq!((run.num_calls(), create.num_calls()), (1, 1));
+    // The original client is not a dry-run one.
+    assert_eq!(
+        ec2.run_instances(RunInstancesRequest::new(image))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(real.num_calls(), 1);
 }

@@ -239,7 +239,7 @@ pub(crate) fn name_hash(name: &str) -> u64 {
 }
 
 /// The indexes.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Indexes {
     /// The simulated Regions, sorted (for [`scope`]).
     pub regions: Vec<Region>,

@@ -141,6 +141,23 @@ impl Op {
         Op::DisableKey,
     ];
 
+    /// Whether this operation only reads (`Describe*`, `Get*`, `List*`); every other one
+    /// changes something, and is a dry run on a dry-run client.
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Op::DescribeInstances
+                | Op::DescribeImages
+                | Op::DescribeImageAttribute
+                | Op::GetImageBlockPublicAccessState
+                | Op::DescribeSnapshots
+                | Op::DescribeSnapshotAttribute
+                | Op::DescribeKey
+                | Op::GetKeyPolicy
+                | Op::ListGrants
+        )
+    }
+
     /// Whether this is a KMS operation (otherwise EC2).
     pub fn is_kms(self) -> bool {
         matches!(

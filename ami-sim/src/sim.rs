@@ -118,6 +118,59 @@ impl Sim {
         res
     }
 
+    /// Runs one changing API call as an AWS dry run: faults first, then `f` on a scratch copy
+    /// of the state, which is dropped; `DryRunOperation` if `f` succeeded, else its error.
+    /// The real state, its id streams and its events are untouched (only the call log and the
+    /// call counts see the call). Copying the state costs time in proportion to the world's
+    /// size; dry runs are rare, and this way a dry run applies exactly the rules of the real call.
+    pub(crate) fn call_dry_run<T>(
+        &self,
+        op: Op,
+        account: &AccountId,
+        region: &Region,
+        f: impl FnOnce(&mut State, &Ctx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let (mut st, now) = self.state_now();
+        let ctx = Ctx {
+            account,
+            region,
+            now,
+        };
+        let res = match pre_checks(&mut st, op, &ctx) {
+            Some(e) => Err(e),
+            None => {
+                let log = std::mem::take(&mut st.log);
+                let mut scratch = st.clone();
+                st.log = log;
+                match f(&mut scratch, &ctx) {
+                    // AWS: §10 "DryRun": a dry run that would have succeeded.
+                    Ok(_) => Err(err(
+                        "DryRunOperation",
+                        "Request would have succeeded, but DryRun flag is set.",
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        *st.counts.entry(op).or_default() += 1;
+        if st.record_calls {
+            let outcome = match &res {
+                Ok(_) => Ok(String::new()),
+                Err(e) => Err(e.code().to_owned()),
+            };
+            let seq = st.log.len() as u64 + 1;
+            st.log.push(Call {
+                seq,
+                at: now,
+                account: account.clone(),
+                region: region.clone(),
+                op,
+                outcome,
+            });
+        }
+        res
+    }
+
     /// An EC2 client acting as `account` in `region`. Calls fail with `AuthFailure` for an
     /// account the simulator does not know and with `InvalidRegion` for a Region it does not
     /// simulate.
@@ -126,6 +179,7 @@ impl Sim {
             sim: self.clone(),
             account: account.clone(),
             region: region.clone(),
+            dry_run: false,
         })
     }
 

@@ -184,7 +184,7 @@ pub(crate) struct TokenRec {
 }
 
 /// The whole simulated AWS.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct State {
     /// Independent random streams (ids, call faults, image outcomes).
     pub streams: crate::streams::Streams,

@@ -647,3 +647,59 @@ async fn preflight_refuses_an_unknown_region() {
     assert_eq!(err.code(), "InvalidRegion");
     assert!(err.message().contains("eu-south-2/111111111111"), "{err}");
 }
+
+/// `distribute::dry_run_apply` sends the source share and every CopyImage the owner makes as
+/// dry runs: all would succeed and nothing is created; copies by other accounts wait for the
+/// share and say so. Once the source is deregistered, every copy check fails with the real
+/// CopyImage's code.
+#[tokio::test(start_paused = true)]
+async fn a_distribution_plan_is_checked_by_dry_runs_without_changing_anything() {
+    use ami_core::ops::dry_run::DryRunOutcome;
+    let (sim, golden) = fixture(71, FaultPlan::none()).await;
+    let plan = distribute::plan(&sim, &spec(&golden)).await.unwrap();
+    let images_before = sim.inspect_images().len();
+    let copies_before = sim.call_count(Op::CopyImage);
+    let report = distribute::dry_run_apply(&sim, &plan).await.unwrap();
+    assert!(report.would_succeed(), "{report}");
+    assert_eq!(sim.inspect_images().len(), images_before);
+    assert_eq!(sim.call_count(Op::CopyImage), copies_before + 3);
+    let own: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.action == "CopyImage" && c.account == acct(OWNER))
+        .collect();
+    assert_eq!(own.len(), 3);
+    assert!(own.iter().all(|c| c.outcome == DryRunOutcome::WouldSucceed));
+    let others = report
+        .checks
+        .iter()
+        .filter(|c| c.action == "CopyImage" && c.account != acct(OWNER))
+        .count();
+    assert_eq!(others, 6);
+    assert!(report
+        .checks
+        .iter()
+        .filter(|c| c.action == "CopyImage" && c.account != acct(OWNER))
+        .all(|c| matches!(c.outcome, DryRunOutcome::ReadOnly(_))));
+    assert_eq!(report.checks[0].action, "ModifyImageAttribute");
+    assert_eq!(report.checks[0].outcome, DryRunOutcome::WouldSucceed);
+
+    sim.ec2(&acct(OWNER), &region("us-east-1"))
+        .deregister_image(ami_core::api::DeregisterImageRequest::new(golden.clone()))
+        .await
+        .unwrap();
+    let report = distribute::dry_run_apply(&sim, &plan).await.unwrap();
+    let codes: Vec<String> = report
+        .failures()
+        .filter(|c| c.action == "CopyImage")
+        .map(|c| match &c.outcome {
+            DryRunOutcome::WouldFail(e) => e.code().to_owned(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(codes.len(), 3, "{report}");
+    assert!(
+        codes.iter().all(|c| c == "InvalidAMIID.NotFound"),
+        "{codes:?}"
+    );
+}

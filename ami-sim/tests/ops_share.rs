@@ -563,3 +563,57 @@ async fn the_same_seed_gives_the_same_call_log() {
     assert_eq!(first, second);
     assert!(first.contains("PutKeyPolicy ok"), "{first}");
 }
+
+/// `share::dry_run_apply` checks every call of a plan by AWS itself and changes nothing: the
+/// plan is the same afterwards; a plan gone stale (the image disabled since) is reported with
+/// the real call's code.
+#[tokio::test(start_paused = true)]
+async fn a_share_plan_is_checked_by_dry_runs_without_changing_anything() {
+    use ami_core::ops::dry_run::DryRunOutcome;
+    let sim = sim(61, FaultPlan::none());
+    let (image, key) = cmk_image(&sim).await;
+    let spec = ShareSpec::new(image.clone())
+        .account(acct(CONSUMER))
+        .allow_copy(true);
+    let plan = share::plan(&sim, &acct(OWNER), &us(), &spec).await.unwrap();
+    let report = share::dry_run_apply(&sim, &plan).await.unwrap();
+    assert!(report.would_succeed(), "{report}");
+    let actions: Vec<&str> = report.checks.iter().map(|c| c.action).collect();
+    assert_eq!(
+        actions,
+        [
+            "ModifyImageAttribute",
+            "ModifySnapshotAttribute",
+            "PutKeyPolicy"
+        ]
+    );
+    assert_eq!(report.checks[0].outcome, DryRunOutcome::WouldSucceed);
+    assert!(matches!(
+        report.checks[2].outcome,
+        DryRunOutcome::ReadOnly(_)
+    ));
+    assert_eq!(report.checks[2].target, key.arn.as_str());
+    // Nothing changed: planning again gives the same plan.
+    assert_eq!(
+        share::plan(&sim, &acct(OWNER), &us(), &spec).await.unwrap(),
+        plan
+    );
+
+    // The image is disabled after planning: the dry run says what the apply would hit.
+    sim.ec2(&acct(OWNER), &us())
+        .disable_image(image.clone())
+        .await
+        .unwrap();
+    let report = share::dry_run_apply(&sim, &plan).await.unwrap();
+    assert!(!report.would_succeed());
+    let first = report.failures().next().unwrap();
+    assert_eq!(first.action, "ModifyImageAttribute");
+    match &first.outcome {
+        DryRunOutcome::WouldFail(e) => assert_eq!(e.code(), "InvalidAMIID.Unavailable"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        report.into_result().unwrap_err().code(),
+        "InvalidAMIID.Unavailable"
+    );
+}

@@ -82,6 +82,15 @@ impl Ec2 for Fleet {
     fn region(&self) -> &Region {
         &self.region
     }
+    fn dry_run(&self) -> Arc<dyn Ec2> {
+        // The benchmark backend changes nothing anyway: an empty fleet of the same scope.
+        Arc::new(Fleet {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            pages: Mutex::new(Vec::new()),
+            images: BTreeMap::new(),
+        })
+    }
     async fn run_instances(&self, _: RunInstancesRequest) -> Result<Vec<Instance>> {
         unsupported("RunInstances")
     }

@@ -26,6 +26,7 @@ macro_rules! forward_ec2 {
         impl<T: Ec2 + ?Sized> Ec2 for $ty {
             fn account(&self) -> &AccountId { (**self).account() }
             fn region(&self) -> &Region { (**self).region() }
+            fn dry_run(&self) -> std::sync::Arc<dyn Ec2> { (**self).dry_run() }
             fwd!(run_instances(req: RunInstancesRequest) -> Result<Vec<Instance>>);
             fwd!(describe_instances(req: DescribeInstancesRequest) -> Result<Page<Instance>>);
             fwd!(stop_instances(ids: Vec<InstanceId>) -> Result<Vec<InstanceStateChange>>);

@@ -57,6 +57,12 @@ pub trait Ec2: Send + Sync + Debug {
     fn account(&self) -> &AccountId;
     /// The Region this client calls.
     fn region(&self) -> &Region;
+    /// A client of the same account and Region whose changing calls are AWS dry runs
+    /// (`DryRun=true`): each is checked as AWS checks it (permissions; on the simulator every
+    /// rule of the real call) and answers [`Error::DryRun`](crate::Error::DryRun)
+    /// (`DryRunOperation`) where it would have succeeded, or the error it would have failed
+    /// with. Nothing changes. Reading calls answer as usual.
+    fn dry_run(&self) -> Arc<dyn Ec2>;
 
     /// RunInstances: launch instances of an image the caller may launch.
     async fn run_instances(&self, req: RunInstancesRequest) -> Result<Vec<Instance>>;

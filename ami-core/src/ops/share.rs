@@ -47,6 +47,7 @@ use crate::rules::{
 };
 
 use super::bake::check_tags;
+use super::dry_run::{DryRunOutcome, DryRunReport};
 use super::images::images_named;
 use super::retry::{derived_token, retry_default};
 use super::wait::{wait_for_new_image, WaitOptions};
@@ -781,6 +782,71 @@ pub async fn apply(connector: &dyn Connector, plan: &SharePlan) -> Result<()> {
     modify_snapshot_permissions(ec2, plan, |c| PermissionChanges::add(c.add.clone())).await?;
     modify_launch_permissions(ec2, image, PermissionChanges::add(launch.add.clone())).await?;
     Ok(())
+}
+
+/// Checks `plan` by AWS itself without changing anything: every ModifyImageAttribute and
+/// ModifySnapshotAttribute of [`apply`] is sent as a dry run (see [`super::dry_run`]); the
+/// key-policy edits, which KMS cannot dry-run, are checked by reading each key's policy as its
+/// owner. The report lists every call with its verdict.
+pub async fn dry_run_apply(connector: &dyn Connector, plan: &SharePlan) -> Result<DryRunReport> {
+    let Clients { ec2 } = clients(connector, &plan.owner, &plan.region)?;
+    let ec2 = ec2.dry_run();
+    let (owner, region, image) = (&plan.owner, &plan.region, &plan.image);
+    let mut report = DryRunReport::default();
+    let launch = &plan.launch_permissions;
+    for part in [
+        PermissionChanges::remove(launch.remove.clone()),
+        PermissionChanges::add(launch.add.clone()),
+    ] {
+        if !part.is_empty() {
+            report
+                .check(
+                    "ModifyImageAttribute",
+                    owner,
+                    region,
+                    image.as_str(),
+                    || ec2.modify_launch_permissions(image.clone(), part.clone()),
+                )
+                .await;
+        }
+    }
+    for s in &plan.snapshot_permissions {
+        for part in [
+            PermissionChanges::remove(s.changes.remove.clone()),
+            PermissionChanges::add(s.changes.add.clone()),
+        ] {
+            if !part.is_empty() {
+                report
+                    .check(
+                        "ModifySnapshotAttribute",
+                        owner,
+                        region,
+                        s.snapshot.as_str(),
+                        || ec2.modify_snapshot_permissions(s.snapshot.clone(), part.clone()),
+                    )
+                    .await;
+            }
+        }
+    }
+    for k in &plan.key_policies {
+        let kms = kms_for(connector, &k.key_owner, region, &k.key)?;
+        let outcome =
+            match retry_default("GetKeyPolicy", || kms.get_key_policy(k.key.clone())).await {
+                Ok(_) => DryRunOutcome::ReadOnly(format!(
+                    "KMS PutKeyPolicy has no dry run; account {} can read the key's policy",
+                    k.key_owner
+                )),
+                Err(e) => DryRunOutcome::WouldFail(e),
+            };
+        report.push(
+            "PutKeyPolicy",
+            &k.key_owner,
+            region,
+            k.key.as_str(),
+            outcome,
+        );
+    }
+    Ok(report)
 }
 
 /// ModifyImageAttribute with `changes` (only additions or only removals), unless empty.

@@ -29,6 +29,8 @@ pub(crate) struct SimEc2 {
     pub sim: Sim,
     pub account: AccountId,
     pub region: Region,
+    /// Every changing call is an AWS dry run (`DryRun=true`).
+    pub dry_run: bool,
 }
 
 fn ok<T>(_: &T) -> String {
@@ -64,6 +66,9 @@ impl SimEc2 {
         f: impl FnOnce(&mut crate::state::State, &crate::sim::Ctx<'_>) -> Result<T>,
         summary: impl FnOnce(&T) -> String,
     ) -> Result<T> {
+        if self.dry_run && !op.is_read() {
+            return self.sim.call_dry_run(op, &self.account, &self.region, f);
+        }
         self.sim.call(op, &self.account, &self.region, f, summary)
     }
 }
@@ -76,6 +81,13 @@ impl Ec2 for SimEc2 {
 
     fn region(&self) -> &Region {
         &self.region
+    }
+
+    fn dry_run(&self) -> std::sync::Arc<dyn Ec2> {
+        std::sync::Arc::new(SimEc2 {
+            dry_run: true,
+            ..self.clone()
+        })
     }
 
     async fn run_instances(&self, req: RunInstancesRequest) -> Result<Vec<Instance>> {

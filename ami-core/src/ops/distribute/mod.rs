@@ -44,6 +44,7 @@
 //! ```
 
 mod apply;
+mod dry_run;
 mod manifest;
 mod plan;
 mod progress;
@@ -56,6 +57,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::ops::retry::RetryPolicy;
 pub use apply::{apply, resume};
+pub use dry_run::dry_run_apply;
 pub use manifest::{Manifest, ManifestEntry, SkippedDestination};
 pub use plan::{plan, DistributionPlan, PlannedCopy, RUN_TAG};
 pub use rollback::{rollback, RollbackReport};
