@@ -167,6 +167,7 @@ registry! {
     images::check_lineage => "CreateImage records the source instance and image",
     instances::check_instance_state_changes => "Stop, Start and TerminateInstances report AWS's state changes",
     instances::check_launch_from_image => "an instance launched from a new image runs and records the image",
+    instances::check_dry_run => "RunInstances, StopInstances and CreateTags with DryRun answer DryRunOperation and change nothing",
     snapshots::check_create_image_snapshots => "CreateImage makes one snapshot per EBS volume, owned by the caller, described as AWS does",
     snapshots::check_snapshot_tags => "CreateTags/DeleteTags on a snapshot",
     snapshots::check_snapshot_tags_on_create => "snapshot tag specifications of CreateImage land on every new snapshot",
