@@ -6,6 +6,8 @@
 //!
 //! Without those variables each test says it is skipped and returns.
 
+mod moto_env;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,8 +82,7 @@ async fn moto_context(endpoint: &str, capabilities: Capabilities, tag: &str) -> 
 /// documented gaps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_suite_on_moto() {
-    let Ok(endpoint) = std::env::var("AMI_MOTO_ENDPOINT") else {
-        println!("skipped: AMI_MOTO_ENDPOINT not set (scripts/test sets it)");
+    let Some(endpoint) = moto_env::moto_endpoint(module_path!()) else {
         return;
     };
     let ctx = moto_context(&endpoint, Capabilities::moto(), "conf").await;
@@ -103,8 +104,7 @@ async fn conformance_suite_on_moto() {
 /// gap is not declared. (A declared gap that moto has since closed would hide a passing check.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_declared_moto_gap_is_real() {
-    let Ok(endpoint) = std::env::var("AMI_MOTO_ENDPOINT") else {
-        println!("skipped: AMI_MOTO_ENDPOINT not set (scripts/test sets it)");
+    let Some(endpoint) = moto_env::moto_endpoint(module_path!()) else {
         return;
     };
     let skipped_with_gaps = {

@@ -8,6 +8,8 @@
 //!
 //! Runs only when `AMI_MOTO_ENDPOINT` is set (`scripts/test` starts moto and sets it).
 
+mod moto_env;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -667,8 +669,7 @@ fn run_seed(endpoint: &str, seed: u64) -> Vec<Seen> {
 /// of the known, documented divergences.
 #[test]
 fn simulator_and_moto_agree_except_known_divergences() {
-    let Ok(endpoint) = std::env::var("AMI_MOTO_ENDPOINT") else {
-        println!("skipped: AMI_MOTO_ENDPOINT not set (scripts/test sets it)");
+    let Some(endpoint) = moto_env::moto_endpoint(module_path!()) else {
         return;
     };
     let seeds: Vec<u64> = match std::env::var("AMI_DIFF_SEED") {

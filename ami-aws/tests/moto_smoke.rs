@@ -16,15 +16,8 @@ use ami_core::{
     KeyManager, Kms, KmsExt, LaunchPermission, OwnerAlias, Region,
 };
 
-fn endpoint(test: &str) -> Option<String> {
-    match std::env::var("AMI_MOTO_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("{test}: skipped, AMI_MOTO_ENDPOINT is not set (scripts/test sets it)");
-            None
-        }
-    }
-}
+mod moto_env;
+use moto_env::moto_endpoint as endpoint;
 
 async fn backend(url: &str) -> AwsBackend {
     AwsConfig::emulator(url)

@@ -31,7 +31,9 @@ impl Timestamp {
 
     /// From whole seconds since the Unix epoch.
     pub const fn from_secs(s: i64) -> Self {
-        Timestamp(s * 1000)
+        // Saturating: seconds beyond the millisecond range (±292 million years) clamp to its
+        // ends instead of overflowing.
+        Timestamp(s.saturating_mul(1000))
     }
 
     /// Whole seconds since the Unix epoch (rounded down).
